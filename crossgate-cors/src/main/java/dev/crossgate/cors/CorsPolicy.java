@@ -250,6 +250,20 @@ public final class CorsPolicy {
         return d;
     }
 
+    /**
+     * What a browser concludes for a credentialed request (fetch with {@code credentials: "include"},
+     * XMLHttpRequest with {@code withCredentials}) given this policy's decision: refused with
+     * {@link CorsReason#CREDENTIALS_NOT_ALLOWED} when the policy does not allow credentials, because the
+     * response then lacks {@code Access-Control-Allow-Credentials: true}. Used by check and doctor.
+     */
+    public CorsDecision forCredentialedRequest(String origin, CorsDecision decision) {
+        if (!decision.allowed() || credentials || decision.kind() == CorsDecision.Kind.NOT_CORS
+                || decision.kind() == CorsDecision.Kind.DISABLED) {
+            return decision;
+        }
+        return refused(decision.kind(), CorsReason.CREDENTIALS_NOT_ALLOWED, origin == null ? "the page" : origin);
+    }
+
     /** The decision for a preflight (OPTIONS with Origin and Access-Control-Request-Method). */
     public CorsDecision preflight(String origin, String requestMethod, Iterable<String> requestHeaderLines) {
         if (!enabled) {
@@ -434,6 +448,8 @@ public final class CorsPolicy {
             case PREFLIGHT_TOO_LARGE -> "Access-Control-Request-Headers of " + value + " bytes is too long (expected: at most "
                     + preflightHeadersLimit + ")";
             case PREFLIGHT_MALFORMED -> v + " is not valid syntax (expected: a method token, or comma-separated header names)";
+            case CREDENTIALS_NOT_ALLOWED -> "the request includes credentials (cookies or HTTP authentication) and the CORS policy does not"
+                    + " allow credentials, so the browser hides the response from " + v;
         };
     }
 
@@ -467,6 +483,10 @@ public final class CorsPolicy {
                     return "add \"Authorization\" to " + p + "allowedHeaders explicitly (the \"*\" does not cover it, per the Fetch standard)";
                 }
                 return "add \"" + value + "\" to " + p + "allowedHeaders";
+            case CREDENTIALS_NOT_ALLOWED:
+                return anyOrigin
+                        ? "list the exact origins instead of \"*\" in " + p + "allowedOrigins and set " + p + "allowCredentials: true"
+                        : "set " + p + "allowCredentials: true, or send the request without credentials";
             case PREFLIGHT_TOO_LARGE:
                 return "send fewer custom request headers; the limit is " + preflightHeadersLimit + " bytes of header names";
             default:

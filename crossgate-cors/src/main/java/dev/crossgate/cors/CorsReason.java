@@ -16,7 +16,13 @@ public enum CorsReason {
     /** The preflight's Access-Control-Request-Headers is longer than the policy's limit. */
     PREFLIGHT_TOO_LARGE("cors.preflight_too_large"),
     /** The preflight's Access-Control-Request-Method or -Headers is not valid syntax. */
-    PREFLIGHT_MALFORMED("cors.preflight_malformed");
+    PREFLIGHT_MALFORMED("cors.preflight_malformed"),
+    /**
+     * A credentialed request (cookies or HTTP authentication) where the policy does not allow credentials:
+     * the browser refuses the answer because Access-Control-Allow-Credentials is missing. Only
+     * {@link CorsPolicy#forCredentialedRequest} reports it; the server cannot see a request's credentials mode.
+     */
+    CREDENTIALS_NOT_ALLOWED("cors.credentials_not_allowed");
 
     private final String code;
 

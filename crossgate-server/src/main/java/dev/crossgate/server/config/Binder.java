@@ -1,0 +1,429 @@
+package dev.crossgate.server.config;
+
+import dev.crossgate.server.config.ConfigProblem.Severity;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads typed values from the layered sources: profile defaults, then the YAML file, then environment
+ * variables. Records each value's source and every problem, and at the end reports the file's keys
+ * that nothing read (unknown keys, with a suggestion).
+ */
+final class Binder {
+    /** A value and where it came from. */
+    record Sourced<T>(T value, Source source) {}
+
+    private final String file;
+    private final Map<String, String> env;
+    private final Map<String, List<String>> aliases;
+    private final List<ConfigProblem> problems = new ArrayList<>();
+    private final List<Setting> settings = new ArrayList<>();
+    private final Map<String, Source> sources = new LinkedHashMap<>();
+    private final Map<YamlNode, Set<String>> consumed = new IdentityHashMap<>();
+    private final Map<YamlNode, String> mapPaths = new IdentityHashMap<>();
+    private final Set<String> usedEnv = new LinkedHashSet<>();
+
+    Binder(String file, Map<String, String> env, Map<String, List<String>> aliases) {
+        this.file = file;
+        this.env = env;
+        this.aliases = aliases;
+    }
+
+    /** A map in the file (or none) at a configuration path; list items get no environment overrides. */
+    final class Section {
+        private final YamlNode node;
+        private final String prefix;
+        private final boolean envAllowed;
+
+        Section(YamlNode node, String prefix, boolean envAllowed) {
+            this.node = node;
+            this.prefix = prefix;
+            this.envAllowed = envAllowed;
+            if (node != null) {
+                consumed.computeIfAbsent(node, k -> new LinkedHashSet<>());
+                mapPaths.put(node, prefix);
+            }
+        }
+
+        String path(String key) {
+            return prefix.isEmpty() ? key : prefix + "." + key;
+        }
+
+        boolean has(String key) {
+            return (node != null && node.entries().containsKey(key)) || (envAllowed && envFor(path(key)) != null);
+        }
+
+        private YamlNode take(String key) {
+            if (node == null) {
+                return null;
+            }
+            YamlNode v = node.entries().get(key);
+            if (v != null) {
+                consumed.get(node).add(key);
+            }
+            return v;
+        }
+
+        private Source fileSource(String key) {
+            return Source.file(file, node.keyLine(key));
+        }
+
+        /** Raw text from env or file for a scalar key; null when not set. Records type problems. */
+        private Sourced<String> scalar(String key, String expected) {
+            String path = path(key);
+            Sourced<String> fromEnv = envAllowed ? envFor(path) : null;
+            YamlNode v = take(key);
+            if (fromEnv != null) {
+                return fromEnv;
+            }
+            if (v == null || v.kind() == YamlNode.Kind.NULL) {
+                return null;
+            }
+            if (v.kind() != YamlNode.Kind.SCALAR) {
+                problem(path, fileSource(key), v.describeKind(), path + " is " + v.describeKind() + " (expected: " + expected + ")",
+                        "write " + path + ": " + exampleFor(expected));
+                return new Sourced<>(null, fileSource(key));
+            }
+            return new Sourced<>(v.text(), fileSource(key));
+        }
+
+        Sourced<String> string(String key, String def, Source defSource) {
+            Sourced<String> s = scalar(key, "a string");
+            Sourced<String> r = s == null ? new Sourced<>(def, defSource) : s;
+            record(path(key), r.value() == null ? "(none)" : r.value(), r.source());
+            return r;
+        }
+
+        Sourced<Boolean> bool(String key, boolean def, Source defSource) {
+            Sourced<String> s = scalar(key, "true or false");
+            Sourced<Boolean> r;
+            if (s == null) {
+                r = new Sourced<>(def, defSource);
+            } else if (s.value() == null) {
+                r = new Sourced<>(def, s.source());
+            } else {
+                String t = s.value().trim().toLowerCase(Locale.ROOT);
+                if (t.equals("true") || t.equals("false")) {
+                    r = new Sourced<>(t.equals("true"), s.source());
+                } else {
+                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value() + "\" is not a boolean (expected: true or false)",
+                            "write " + path(key) + ": true, or false");
+                    r = new Sourced<>(def, s.source());
+                }
+            }
+            record(path(key), r.value().toString(), r.source());
+            return r;
+        }
+
+        Sourced<Duration> duration(String key, Duration def, Source defSource) {
+            Sourced<String> s = scalar(key, "a duration such as 30s");
+            Sourced<Duration> r;
+            if (s == null) {
+                r = new Sourced<>(def, defSource);
+            } else if (s.value() == null) {
+                r = new Sourced<>(def, s.source());
+            } else {
+                Duration d = Units.duration(s.value());
+                if (d == null) {
+                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value()
+                                    + "\" is not a duration (expected: a whole number with a unit ms, s, m, h or d, such as 30s; a bare number is seconds)",
+                            "write " + path(key) + ": " + (def == null ? "30s" : Units.format(def)));
+                    r = new Sourced<>(def, s.source());
+                } else {
+                    r = new Sourced<>(d, s.source());
+                }
+            }
+            record(path(key), r.value() == null ? "(none)" : Units.format(r.value()), r.source());
+            return r;
+        }
+
+        Sourced<Long> size(String key, long def, Source defSource) {
+            Sourced<String> s = scalar(key, "a size such as 5MB");
+            Sourced<Long> r;
+            if (s == null) {
+                r = new Sourced<>(def, defSource);
+            } else if (s.value() == null) {
+                r = new Sourced<>(def, s.source());
+            } else {
+                long n = Units.size(s.value());
+                if (n < 0) {
+                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value()
+                                    + "\" is not a size (expected: a whole number with a unit B, KB, KiB, MB, MiB, GB or GiB, such as 5MB)",
+                            "write " + path(key) + ": " + Units.formatSize(def));
+                    r = new Sourced<>(def, s.source());
+                } else {
+                    r = new Sourced<>(n, s.source());
+                }
+            }
+            record(path(key), Units.formatSize(r.value()), r.source());
+            return r;
+        }
+
+        Sourced<Integer> integer(String key, int def, Source defSource) {
+            Sourced<String> s = scalar(key, "a whole number");
+            Sourced<Integer> r = new Sourced<>(def, s == null ? defSource : s.source());
+            if (s != null && s.value() != null) {
+                try {
+                    r = new Sourced<>(Integer.parseInt(s.value().trim()), s.source());
+                } catch (NumberFormatException e) {
+                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value() + "\" is not a whole number",
+                            "write " + path(key) + ": " + def);
+                }
+            }
+            record(path(key), r.value().toString(), r.source());
+            return r;
+        }
+
+        /** A list of strings; from the environment, comma-separated. Item sources are recorded as path[i]. */
+        Sourced<List<String>> list(String key, List<String> def, Source defSource) {
+            String path = path(key);
+            Sourced<String> fromEnv = envAllowed ? envFor(path) : null;
+            YamlNode v = take(key);
+            Sourced<List<String>> r;
+            if (fromEnv != null) {
+                List<String> items = new ArrayList<>();
+                for (String part : fromEnv.value().split(",")) {
+                    if (!part.isBlank()) {
+                        items.add(part.trim());
+                    }
+                }
+                for (int i = 0; i < items.size(); i++) {
+                    sources.put(path + "[" + i + "]", fromEnv.source());
+                }
+                r = new Sourced<>(items, fromEnv.source());
+            } else if (v == null) {
+                r = new Sourced<>(def, defSource);
+                for (int i = 0; i < def.size(); i++) {
+                    sources.put(path + "[" + i + "]", defSource);
+                }
+            } else if (v.kind() == YamlNode.Kind.NULL) {
+                r = new Sourced<>(List.of(), fileSource(key));
+            } else if (v.kind() != YamlNode.Kind.LIST) {
+                problem(path, fileSource(key), v.describeKind(), path + " is " + v.describeKind() + " (expected: a list)",
+                        "write " + path + ": [" + (v.kind() == YamlNode.Kind.SCALAR ? v.text() : "...") + "]");
+                r = new Sourced<>(def, fileSource(key));
+            } else {
+                List<String> items = new ArrayList<>();
+                for (int i = 0; i < v.items().size(); i++) {
+                    YamlNode item = v.items().get(i);
+                    Source src = Source.file(file, item.line());
+                    sources.put(path + "[" + i + "]", src);
+                    if (item.kind() != YamlNode.Kind.SCALAR) {
+                        problem(path + "[" + i + "]", src, item.describeKind(), path + "[" + i + "] is " + item.describeKind()
+                                + " (expected: a string)", "write each entry as a string");
+                        items.add(null);
+                    } else {
+                        items.add(item.text());
+                    }
+                }
+                r = new Sourced<>(items, fileSource(key));
+            }
+            record(path, r.value().isEmpty() ? "(none)" : String.join(", ", r.value().stream().map(String::valueOf).toList()), r.source());
+            return r;
+        }
+
+        /** A nested map; absent is an empty section. */
+        Section section(String key) {
+            YamlNode v = take(key);
+            String path = path(key);
+            if (v != null && v.kind() != YamlNode.Kind.MAP && v.kind() != YamlNode.Kind.NULL) {
+                problem(path, fileSource(key), v.describeKind(), path + " is " + v.describeKind() + " (expected: a mapping of keys)",
+                        "write " + path + ": followed by indented keys");
+                v = null;
+            }
+            return new Section(v != null && v.kind() == YamlNode.Kind.MAP ? v : null, path, envAllowed);
+        }
+
+        /** A list of maps, each a section without environment overrides. */
+        List<Section> objects(String key) {
+            YamlNode v = take(key);
+            String path = path(key);
+            List<Section> out = new ArrayList<>();
+            if (v == null || v.kind() == YamlNode.Kind.NULL) {
+                return out;
+            }
+            if (v.kind() != YamlNode.Kind.LIST) {
+                problem(path, fileSource(key), v.describeKind(), path + " is " + v.describeKind() + " (expected: a list of mappings)",
+                        "write " + path + ": followed by entries starting with '- '");
+                return out;
+            }
+            for (int i = 0; i < v.items().size(); i++) {
+                YamlNode item = v.items().get(i);
+                String itemPath = path + "[" + i + "]";
+                sources.put(itemPath, Source.file(file, item.line()));
+                if (item.kind() != YamlNode.Kind.MAP) {
+                    problem(itemPath, Source.file(file, item.line()), item.describeKind(), itemPath + " is " + item.describeKind()
+                            + " (expected: a mapping of keys)", "write the entry as indented keys");
+                    continue;
+                }
+                out.add(new Section(item, itemPath, false));
+            }
+            return out;
+        }
+
+        Source lineOf(String key) {
+            return node != null && node.entries().containsKey(key) ? fileSource(key) : null;
+        }
+    }
+
+    Section root(YamlNode node) {
+        return new Section(node, "", true);
+    }
+
+    private Sourced<String> envFor(String path) {
+        String name = envName(path);
+        String v = env.get(name);
+        if (v != null) {
+            usedEnv.add(name);
+            for (String alias : aliases.getOrDefault(path, List.of())) {
+                if (env.containsKey(alias)) {
+                    usedEnv.add(alias);
+                    warn(path, Source.env(alias), env.get(alias), alias + " is ignored because " + name + " is also set",
+                            "unset one of them");
+                }
+            }
+            return new Sourced<>(v, Source.env(name));
+        }
+        for (String alias : aliases.getOrDefault(path, List.of())) {
+            v = env.get(alias);
+            if (v != null) {
+                usedEnv.add(alias);
+                return new Sourced<>(v, Source.env(alias));
+            }
+        }
+        return null;
+    }
+
+    /** {@code cors.allowCredentials} becomes {@code CROSSGATE_CORS_ALLOW_CREDENTIALS}. */
+    static String envName(String path) {
+        StringBuilder b = new StringBuilder("CROSSGATE_");
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c == '.') {
+                b.append('_');
+            } else if (Character.isUpperCase(c)) {
+                b.append('_').append(c);
+            } else {
+                b.append(Character.toUpperCase(c));
+            }
+        }
+        return b.toString();
+    }
+
+    void record(String path, String value, Source source) {
+        settings.add(new Setting(path, value, source));
+        sources.putIfAbsent(path, source);
+    }
+
+    void problem(String path, Source source, String value, String message, String fix) {
+        problems.add(new ConfigProblem(Severity.ERROR, path, source, value, message, fix));
+    }
+
+    void warn(String path, Source source, String value, String message, String fix) {
+        problems.add(new ConfigProblem(Severity.WARNING, path, source, value, message, fix));
+    }
+
+    /** The source recorded for a path or its nearest recorded parent (cors.allowedOrigins[1] before cors.allowedOrigins). */
+    Source sourceOf(String path) {
+        String p = path;
+        while (!p.isEmpty()) {
+            Source s = sources.get(p);
+            if (s != null) {
+                return s;
+            }
+            int cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
+            p = cut < 0 ? "" : p.substring(0, cut);
+        }
+        return null;
+    }
+
+    /** Reports keys of the file that nothing read, and CROSSGATE_ variables that name no setting. */
+    void finish(Set<String> knownEnv) {
+        for (Map.Entry<YamlNode, Set<String>> e : consumed.entrySet()) {
+            YamlNode node = e.getKey();
+            String prefix = mapPaths.get(node);
+            for (String key : node.entries().keySet()) {
+                if (!e.getValue().contains(key)) {
+                    String path = prefix.isEmpty() ? key : prefix + "." + key;
+                    String suggestion = closest(key, e.getValue(), node);
+                    problem(path, Source.file(file, node.keyLine(key)), key, "unknown key \"" + key + "\""
+                                    + (prefix.isEmpty() ? "" : " in " + prefix),
+                            suggestion == null ? "remove it (see crossgate check for the keys in effect)" : "did you mean \"" + suggestion + "\"?");
+                }
+            }
+        }
+        for (String name : env.keySet()) {
+            if (name.startsWith("CROSSGATE_") && !usedEnv.contains(name) && !knownEnv.contains(name)) {
+                warn(name, Source.env(name), env.get(name), "environment variable " + name + " names no setting and is ignored",
+                        "check the spelling; crossgate check lists the settings, and CROSSGATE_ plus the path in upper snake case overrides one");
+            }
+        }
+    }
+
+    private final Map<YamlNode, Set<String>> known = new IdentityHashMap<>();
+
+    /** Declares the keys a section accepts (for suggestions when a key is unknown). */
+    void declare(Section s, String... keys) {
+        if (s.node != null) {
+            known.computeIfAbsent(s.node, k -> new LinkedHashSet<>()).addAll(List.of(keys));
+        }
+    }
+
+    private String closest(String key, Set<String> used, YamlNode node) {
+        Set<String> candidates = new LinkedHashSet<>(used);
+        candidates.addAll(known.getOrDefault(node, Set.of()));
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String c : candidates) {
+            int d = distance(key.toLowerCase(Locale.ROOT), c.toLowerCase(Locale.ROOT));
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = c;
+            }
+        }
+        return best != null && bestDistance <= Math.max(2, key.length() / 3) ? best : null;
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    List<ConfigProblem> problems() {
+        return problems;
+    }
+
+    List<Setting> settings() {
+        return settings;
+    }
+
+    private static String exampleFor(String expected) {
+        return switch (expected) {
+            case "true or false" -> "true";
+            case "a duration such as 30s" -> "30s";
+            case "a size such as 5MB" -> "5MB";
+            default -> "value";
+        };
+    }
+}

@@ -1,0 +1,341 @@
+package dev.crossgate.server.config;
+
+import dev.crossgate.cors.CorsPolicyBuilder;
+import dev.crossgate.cors.CorsPolicy;
+import dev.crossgate.cors.CorsProblem;
+import dev.crossgate.cors.CorsRoutes;
+import dev.crossgate.server.config.Binder.Section;
+import dev.crossgate.server.config.Binder.Sourced;
+import dev.crossgate.server.config.CrossgateConfig.Listen;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Loads the configuration from its layers — profile defaults, {@code crossgate.yaml}, environment
+ * variables ({@code CROSSGATE_…} and the names teams already use: {@code CORS_ALLOWED_ORIGINS},
+ * {@code CORS_ALLOW_CREDENTIALS}, {@code ALLOWED_HOSTS}), command-line options — validates it as a
+ * whole and reports every problem at once.
+ */
+public final class ConfigLoader {
+    /** The dev profile's loopback and emulator hosts. */
+    public static final List<String> DEV_HOSTS = List.of("localhost", "127.0.0.1", "[::1]", "10.0.2.2");
+    /** The dev profile's origins: those hosts at any port, over http and https. */
+    public static final List<String> DEV_ORIGINS = List.of(
+            "http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "http://10.0.2.2:*",
+            "https://localhost:*", "https://127.0.0.1:*", "https://[::1]:*", "https://10.0.2.2:*");
+    static final Duration DEFAULT_MAX_AGE = Duration.ofSeconds(600);
+    static final long DEFAULT_MAX_BODY = 5_000_000L;
+    static final Duration DEFAULT_HEAD_TIMEOUT = Duration.ofSeconds(10);
+
+    private static final Map<String, List<String>> ALIASES = Map.of(
+            "cors.allowedOrigins", List.of("CORS_ALLOWED_ORIGINS"),
+            "cors.allowCredentials", List.of("CORS_ALLOW_CREDENTIALS"),
+            "hosts", List.of("ALLOWED_HOSTS"));
+    /** CROSSGATE_ variables read elsewhere than through a setting path. */
+    private static final Set<String> OTHER_ENV = Set.of("CROSSGATE_CONFIG", "CROSSGATE_PROFILE", "CROSSGATE_HOME", "CROSSGATE_JAVA_OPTS");
+
+    private ConfigLoader() {}
+
+    /** What to load: the file (null: {@code CROSSGATE_CONFIG}, else {@code ./crossgate.yaml} if present), the profile option, the environment. */
+    public record Options(Path file, String profile, Map<String, String> env, Path workingDirectory) {
+        public static Options of(Path file, String profile) {
+            return new Options(file, profile, System.getenv(), Path.of(""));
+        }
+    }
+
+    /** The outcome: the configuration (null when there are errors), every setting with its source, every problem. */
+    public record Result(CrossgateConfig config, List<Setting> settings, List<ConfigProblem> problems, String fileName, Profile profile, Source profileSource) {
+        public boolean valid() {
+            return config != null;
+        }
+
+        public List<ConfigProblem> errors() {
+            return problems.stream().filter(ConfigProblem::isError).toList();
+        }
+    }
+
+    /** Loads and validates; throws when there is any error. */
+    public static CrossgateConfig load(Options options) {
+        Result r = inspect(options);
+        if (!r.valid()) {
+            throw new InvalidConfigException(r.problems());
+        }
+        return r.config();
+    }
+
+    /** Loads and validates, returning problems instead of throwing. */
+    public static Result inspect(Options options) {
+        Map<String, String> env = options.env();
+        Path file = options.file();
+        Source fileChoice = file == null ? null : Source.cli("--config");
+        if (file == null && env.get("CROSSGATE_CONFIG") != null) {
+            file = Path.of(env.get("CROSSGATE_CONFIG"));
+            fileChoice = Source.env("CROSSGATE_CONFIG");
+        }
+        if (file == null) {
+            Path local = options.workingDirectory().resolve("crossgate.yaml");
+            if (Files.isRegularFile(local)) {
+                file = local;
+            }
+        }
+        String fileName = file == null ? null : file.toString();
+        List<ConfigProblem> early = new ArrayList<>();
+        YamlNode root = null;
+        if (file != null) {
+            if (!Files.isRegularFile(file)) {
+                early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", fileChoice, fileName,
+                        "configuration file " + fileName + " does not exist or is not a file", "give the path of a crossgate.yaml"));
+            } else {
+                try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                    root = YamlNode.parse(reader);
+                    if (root.kind() != YamlNode.Kind.MAP) {
+                        early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", Source.file(fileName, root.line()),
+                                root.describeKind(), "the file holds " + root.describeKind() + " (expected: a mapping of keys such as cors:)",
+                                "start the file with top-level keys such as profile: and cors:"));
+                        root = null;
+                    }
+                } catch (YamlNode.SyntaxError e) {
+                    early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", Source.file(fileName, e.line()), null,
+                            e.getMessage(), "fix the YAML syntax at that line"));
+                } catch (IOException e) {
+                    early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", fileChoice, fileName,
+                            "cannot read " + fileName + ": " + e.getMessage(), "check the file's permissions"));
+                }
+            }
+        }
+        Binder b = new Binder(fileName, env, ALIASES);
+        b.problems().addAll(early);
+        Section top = b.root(root);
+        b.declare(top, "profile", "listen", "upstream", "hosts", "http", "cors");
+
+        // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
+        Profile profile = Profile.DEV;
+        Source profileSource = Source.defaultOf(Profile.DEV);
+        Sourced<String> fromFile = top.string("profile", null, null);
+        b.settings().remove(b.settings().size() - 1);
+        String chosen = null;
+        if (options.profile() != null) {
+            chosen = options.profile();
+            profileSource = Source.cli("--profile");
+        } else if (env.get("CROSSGATE_PROFILE") != null) {
+            chosen = env.get("CROSSGATE_PROFILE");
+            profileSource = Source.env("CROSSGATE_PROFILE");
+        } else if (fromFile.value() != null) {
+            chosen = fromFile.value();
+            profileSource = fromFile.source();
+        }
+        if (chosen != null) {
+            Profile p = Profile.parse(chosen);
+            if (p == null) {
+                b.problem("profile", profileSource, chosen, "profile \"" + chosen + "\" is not a profile (expected: dev or prod)",
+                        "use dev for local development or prod for deployment");
+            } else {
+                profile = p;
+            }
+        } else if (file != null) {
+            b.warn("profile", profileSource, "dev", "no profile is chosen, so the dev profile applies: loopback origins are allowed with credentials",
+                    "add profile: prod to the file (or --profile prod) for a deployment");
+        }
+        b.record("profile", profile.id(), profileSource);
+        boolean dev = profile == Profile.DEV;
+        Source def = Source.defaultOf(profile);
+
+        Listen listen = parseListen(b, top.string("listen", "0.0.0.0:8080", def));
+        URI upstream = parseUpstream(b, top.string("upstream", "http://127.0.0.1:8000", def));
+        List<HostPattern> hosts = parseHosts(b, top.list("hosts", dev ? DEV_HOSTS : List.of(), def), profile);
+
+        Section http = top.section("http");
+        b.declare(http, "maxBodySize", "requestHeadTimeout");
+        Sourced<Long> maxBody = http.size("maxBodySize", DEFAULT_MAX_BODY, def);
+        if (maxBody.value() < 1) {
+            b.problem("http.maxBodySize", maxBody.source(), maxBody.value().toString(), "http.maxBodySize: " + maxBody.value() + " (expected: at least 1 byte)",
+                    "use 5MB");
+        }
+        Sourced<Duration> headTimeout = http.duration("requestHeadTimeout", DEFAULT_HEAD_TIMEOUT, def);
+        if (headTimeout.value().isZero()) {
+            b.problem("http.requestHeadTimeout", headTimeout.source(), "0", "http.requestHeadTimeout: 0 (expected: more than 0)", "use 10s");
+        }
+
+        CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
+
+        b.finish(OTHER_ENV);
+        List<ConfigProblem> problems = b.problems();
+        boolean valid = problems.stream().noneMatch(ConfigProblem::isError) && cors != null;
+        CrossgateConfig config = null;
+        if (valid) {
+            List<ConfigProblem> warnings = problems.stream().filter(p -> !p.isError()).toList();
+            config = new CrossgateConfig(profile, listen, upstream, List.copyOf(hosts),
+                    new CrossgateConfig.Http(maxBody.value(), headTimeout.value()), cors, List.copyOf(b.settings()), warnings);
+        }
+        return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
+    }
+
+    private static final String[] POLICY_KEYS = {"allowedOrigins", "allowCredentials", "allowedMethods", "allowedHeaders",
+            "exposedHeaders", "maxAge", "dangerouslyAllowNullOrigin", "preflightRequestHeadersLimit"};
+
+    private static CorsRoutes bindCors(Binder b, Section cors, Profile profile, Source def) {
+        boolean dev = profile == Profile.DEV;
+        List<String> keys = new ArrayList<>(List.of(POLICY_KEYS));
+        keys.add("routes");
+        b.declare(cors, keys.toArray(new String[0]));
+        PolicyValues base = new PolicyValues(
+                cors.list("allowedOrigins", dev ? DEV_ORIGINS : List.of(), def).value(),
+                cors.bool("allowCredentials", dev, def).value(),
+                cors.list("allowedMethods", dev ? List.of("*") : List.of("GET", "HEAD", "POST"), def).value(),
+                cors.list("allowedHeaders", dev ? List.of("*", "Authorization") : List.of(), def).value(),
+                cors.list("exposedHeaders", List.of(), def).value(),
+                cors.duration("maxAge", DEFAULT_MAX_AGE, def).value(),
+                cors.bool("dangerouslyAllowNullOrigin", false, def).value(),
+                cors.integer("preflightRequestHeadersLimit", CorsPolicyBuilder.DEFAULT_PREFLIGHT_HEADERS_LIMIT, def).value());
+        CorsPolicyBuilder defaultPolicy = base.builder("cors", dev);
+        CorsRoutes.Builder routes = CorsRoutes.builder(defaultPolicy);
+        for (Section route : cors.objects("routes")) {
+            List<String> rk = new ArrayList<>(List.of(POLICY_KEYS));
+            rk.add("path");
+            rk.add("enabled");
+            b.declare(route, rk.toArray(new String[0]));
+            Sourced<String> path = route.string("path", null, null);
+            if (path.value() == null) {
+                b.problem(route.path("path"), b.sourceOf(route.path("")), null, route.path("") .replaceAll("\\.$", "") + " has no path",
+                        "add path: /api (the path prefix this policy applies to)");
+            }
+            boolean enabled = route.bool("enabled", true, Source.defaultOf(profile)).value();
+            PolicyValues v = new PolicyValues(
+                    route.has("allowedOrigins") ? route.list("allowedOrigins", List.of(), null).value() : base.origins,
+                    route.has("allowCredentials") ? route.bool("allowCredentials", false, null).value() : base.credentials,
+                    route.has("allowedMethods") ? route.list("allowedMethods", List.of(), null).value() : base.methods,
+                    route.has("allowedHeaders") ? route.list("allowedHeaders", List.of(), null).value() : base.headers,
+                    route.has("exposedHeaders") ? route.list("exposedHeaders", List.of(), null).value() : base.exposed,
+                    route.has("maxAge") ? route.duration("maxAge", base.maxAge, null).value() : base.maxAge,
+                    route.has("dangerouslyAllowNullOrigin") ? route.bool("dangerouslyAllowNullOrigin", false, null).value() : base.allowNull,
+                    route.has("preflightRequestHeadersLimit") ? route.integer("preflightRequestHeadersLimit", base.headersLimit, null).value() : base.headersLimit);
+            String routePath = route.path("").replaceAll("\\.$", "");
+            routes.route(path.value() == null ? "/" : path.value(), enabled ? v.builder(routePath, dev) : null, route.path("path"));
+        }
+        List<CorsProblem> corsProblems = routes.problems();
+        for (CorsProblem p : corsProblems) {
+            Source s = b.sourceOf(p.path());
+            if (p.isError()) {
+                b.problem(p.path(), s, p.value(), p.message(), p.fix());
+            } else {
+                b.warn(p.path(), s, p.value(), p.message(), p.fix());
+            }
+        }
+        if (corsProblems.stream().anyMatch(CorsProblem::isError) || b.problems().stream().anyMatch(ConfigProblem::isError)) {
+            return null;
+        }
+        return routes.build();
+    }
+
+    /** The values one policy is built from (a route inherits the default's values it does not set). */
+    private record PolicyValues(List<String> origins, boolean credentials, List<String> methods, List<String> headers,
+                                List<String> exposed, Duration maxAge, boolean allowNull, int headersLimit) {
+        CorsPolicyBuilder builder(String configPath, boolean dev) {
+            CorsPolicyBuilder p = CorsPolicy.builder()
+                    .configPath(configPath)
+                    .localDevelopment(dev)
+                    .allowOrigins(nonNull(origins))
+                    .allowCredentials(credentials)
+                    .allowMethods(nonNull(methods))
+                    .allowHeaders(nonNull(headers))
+                    .exposeHeaders(nonNull(exposed))
+                    .dangerouslyAllowNullOrigin(allowNull)
+                    .preflightRequestHeadersLimit(headersLimit);
+            if (maxAge != null) {
+                p.maxAgeSeconds(maxAge.toMillis() % 1000 == 0 ? maxAge.getSeconds() : -1);
+            }
+            return p;
+        }
+
+        private static List<String> nonNull(List<String> l) {
+            return l.stream().filter(java.util.Objects::nonNull).toList();
+        }
+    }
+
+    private static Listen parseListen(Binder b, Sourced<String> s) {
+        String v = s.value() == null ? "" : s.value().trim();
+        String host;
+        String port;
+        if (v.startsWith("[")) {
+            int close = v.indexOf(']');
+            host = close < 0 ? "" : v.substring(1, close);
+            port = close < 0 || close + 1 >= v.length() || v.charAt(close + 1) != ':' ? "" : v.substring(close + 2);
+        } else {
+            int colon = v.lastIndexOf(':');
+            host = colon < 0 ? "" : v.substring(0, colon);
+            port = colon < 0 ? "" : v.substring(colon + 1);
+        }
+        if (host.isEmpty() && v.startsWith(":")) {
+            host = "0.0.0.0";
+        }
+        int n = -1;
+        try {
+            n = Integer.parseInt(port);
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        if (host.isEmpty() || n < 0 || n > 65535 || host.indexOf('/') >= 0) {
+            b.problem("listen", s.source(), v, "listen: \"" + v + "\" is not an address (expected: HOST:PORT such as 0.0.0.0:8080 or [::]:8080)",
+                    "write listen: 0.0.0.0:8080");
+            return new Listen("0.0.0.0", 8080);
+        }
+        return new Listen(host, n);
+    }
+
+    private static URI parseUpstream(Binder b, Sourced<String> s) {
+        String v = s.value() == null ? "" : s.value().trim();
+        try {
+            URI u = new URI(v);
+            if (("http".equals(u.getScheme()) || "https".equals(u.getScheme())) && u.getHost() != null
+                    && u.getRawQuery() == null && u.getRawFragment() == null && u.getRawUserInfo() == null) {
+                return u;
+            }
+        } catch (URISyntaxException ignored) {
+            // reported below
+        }
+        b.problem("upstream", s.source(), v, "upstream: \"" + v + "\" is not an http:// or https:// URL with a host (and no query)",
+                "write upstream: http://127.0.0.1:8000");
+        return URI.create("http://127.0.0.1:8000");
+    }
+
+    private static List<HostPattern> parseHosts(Binder b, Sourced<List<String>> s, Profile profile) {
+        List<HostPattern> out = new ArrayList<>();
+        List<String> raw = s.value();
+        for (int i = 0; i < raw.size(); i++) {
+            if (raw.get(i) == null) {
+                continue;
+            }
+            String path = "hosts[" + i + "]";
+            try {
+                HostPattern p = HostPattern.parse(raw.get(i));
+                if (p.isAny() && profile == Profile.PROD) {
+                    b.warn(path, b.sourceOf(path), "*", "hosts: \"*\" accepts any Host header, so DNS-rebinding and host-header attacks reach the backend",
+                            "list the host names clients use, such as api.example.com");
+                }
+                out.add(p);
+            } catch (HostPattern.Invalid e) {
+                b.problem(path, b.sourceOf(path), raw.get(i), e.getMessage(), e.fix());
+            }
+        }
+        if (raw.isEmpty() && profile == Profile.PROD) {
+            b.problem("hosts", s.source(), "", "hosts is empty in the prod profile, so every request would be refused (421 host.not_allowed)",
+                    "list the host names clients use, such as hosts: [api.example.com], or set ALLOWED_HOSTS");
+        }
+        return out;
+    }
+
+    /** Convenience for code that has a policy path: the default route's policy. */
+    public static CorsPolicy defaultPolicy(CrossgateConfig config) {
+        return config.cors().defaultPolicy();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.crossgate.server.config;
+
+import dev.crossgate.cors.CorsRoutes;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The whole effective configuration, validated and immutable. Each concern is one component record;
+ * later sections (upstream routes, WebSocket, auth, limits, realtime) are added as further components
+ * without changing the existing ones.
+ *
+ * @param profile  the profile whose defaults apply
+ * @param listen   the address {@code crossgate serve} listens on
+ * @param upstream the backend requests are forwarded to
+ * @param hosts    the Host header values accepted (HTTP 421 {@code host.not_allowed} otherwise)
+ * @param http     request limits and timeouts
+ * @param cors     the cross-origin policy: a default and per-route policies
+ * @param settings every effective value with its source, for {@code crossgate check}
+ * @param warnings problems that did not prevent starting
+ */
+public record CrossgateConfig(
+        Profile profile,
+        Listen listen,
+        URI upstream,
+        List<HostPattern> hosts,
+        Http http,
+        CorsRoutes cors,
+        List<Setting> settings,
+        List<ConfigProblem> warnings) {
+
+    /** A listening address. */
+    public record Listen(String host, int port) {
+        @Override
+        public String toString() {
+            return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+        }
+    }
+
+    /** HTTP request limits. */
+    public record Http(long maxBodySize, Duration requestHeadTimeout) {}
+
+    /** Whether a request's Host (name and port) is in {@link #hosts()}. */
+    public boolean hostAllowed(String host, int port) {
+        for (HostPattern p : hosts) {
+            if (p.matches(host, port)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
