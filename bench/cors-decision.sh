@@ -29,7 +29,7 @@ command -v python3 >/dev/null || { echo "cors-decision: python3 is needed to tur
 stale=
 if [[ ! -f $jar ]]; then
   stale=yes
-elif [[ -n "$(find pom.xml crossgate-cors/pom.xml crossgate-cors/src bench/jmh/pom.xml bench/jmh/src \
+elif [[ -n "$(find pom.xml crossgate-cors/pom.xml crossgate-cors/src/main bench/jmh/pom.xml bench/jmh/src \
                -type f -newer "$jar" -print -quit)" ]]; then
   stale=yes
 fi
@@ -40,17 +40,19 @@ fi
 
 mkdir -p bench/results bench/results/tmp
 cmd=(java -jar "$jar" CorsDecisionBenchmark -prof gc -rf json -rff "$json" "$@")
-echo "cors-decision: ${cmd[*]}" >&2
+printf -v cmdline '%q ' "${cmd[@]}"
+cmdline="${cmdline% }"
+echo "cors-decision: $cmdline" >&2
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "${cmd[@]}" 2>&1 | tee "$log"
 
 java_version="$(java -version 2>&1)"
 cpu="$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1 || true)"
-python3 bench/jmh/cors_decision_table.py \
+python3 bench/cors_decision_table.py \
   --json "$json" --md "$md" \
   --date "$started" \
   --nproc "$(nproc)" \
   --cpu "${cpu:-unknown}" \
   --os "$(uname -srm)" \
   --java-version "$java_version" \
-  --command "${cmd[*]}"
+  --command "$cmdline"

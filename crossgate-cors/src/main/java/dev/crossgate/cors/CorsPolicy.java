@@ -69,6 +69,7 @@ public final class CorsPolicy {
     private final CorsDecision anyActual;
     private final String[] varyActual;
     private final String varyPreflight;
+    private final String[] refusedPreflightHeaders;
 
     private CorsPolicy() {
         enabled = false;
@@ -90,6 +91,7 @@ public final class CorsPolicy {
         anyActual = disabled;
         varyActual = CorsDecision.NO_HEADERS;
         varyPreflight = null;
+        refusedPreflightHeaders = CorsDecision.NO_HEADERS;
     }
 
     CorsPolicy(CorsPolicyBuilder.Validated v) {
@@ -142,6 +144,7 @@ public final class CorsPolicy {
         boolean originDependent = !anyOrigin;
         varyActual = originDependent ? new String[] {VARY, "Origin"} : CorsDecision.NO_HEADERS;
         varyPreflight = originDependent ? "Origin, " + VARY_PREFLIGHT : VARY_PREFLIGHT;
+        refusedPreflightHeaders = new String[] {VARY, varyPreflight};
         disabled = null;
         if (anyOrigin) {
             // Fetch, "CORS protocol and HTTP caches": a fixed "*" goes on every response, without Vary.
@@ -171,7 +174,7 @@ public final class CorsPolicy {
      * and {@code requestHeaderLines} are Access-Control-Request-Method and every line of
      * Access-Control-Request-Headers (null or empty when absent). Never throws for any input.
      */
-    public CorsDecision decide(String method, String origin, String requestMethod, Iterable<String> requestHeaderLines) {
+    public CorsDecision decide(String method, String origin, String requestMethod, List<String> requestHeaderLines) {
         if (!enabled) {
             return disabled;
         }
@@ -214,29 +217,41 @@ public final class CorsPolicy {
     }
 
     private CorsDecision actualSlow(String origin) {
+        CorsReason refusal = originRefusal(origin);
+        return refusal == null ? cached(origin) : refused(CorsDecision.Kind.ACTUAL, refusal, origin);
+    }
+
+    /**
+     * Why an origin that is not listed exactly is refused, or null when another entry admits it.
+     * Allocates nothing for a canonical origin.
+     */
+    private CorsReason originRefusal(String origin) {
         if (origin.equals("null")) {
-            return allowNull ? cached(origin) : refused(CorsDecision.Kind.ACTUAL, CorsReason.ORIGIN_NOT_ALLOWED, origin);
+            return allowNull ? null : CorsReason.ORIGIN_NOT_ALLOWED;
         }
         if (origin.equals("file://")) {
-            return allowFile ? cached(origin) : refused(CorsDecision.Kind.ACTUAL, CorsReason.ORIGIN_NOT_ALLOWED, origin);
+            return allowFile ? null : CorsReason.ORIGIN_NOT_ALLOWED;
         }
-        String canonical = OriginSyntax.normalizeOrNull(origin);
-        if (canonical == null) {
-            return refused(CorsDecision.Kind.ACTUAL, CorsReason.ORIGIN_MALFORMED, origin);
+        String canonical = origin;
+        long packed = OriginSyntax.scan(origin);
+        if (packed < 0) {
+            canonical = OriginSyntax.normalizeOrNull(origin);
+            if (canonical == null) {
+                return CorsReason.ORIGIN_MALFORMED;
+            }
+            // A non-canonical spelling of a listed origin: allowed, and the header echoes what was sent,
+            // because the client compares Access-Control-Allow-Origin with its own serialization.
+            if (exact(canonical) != null) {
+                return null;
+            }
+            packed = OriginSyntax.scan(canonical);
         }
-        // A non-canonical spelling of a listed origin: allowed, and the header echoes what was sent,
-        // because the client compares Access-Control-Allow-Origin with its own serialization.
-        boolean allowed = canonical != origin && exact(canonical) != null;
-        if (!allowed && wildcards.length > 0) {
-            long packed = OriginSyntax.scan(canonical);
-            for (OriginPattern p : wildcards) {
-                if (p.matchesCanonical(canonical, packed)) {
-                    allowed = true;
-                    break;
-                }
+        for (OriginPattern p : wildcards) {
+            if (p.matchesCanonical(canonical, packed)) {
+                return null;
             }
         }
-        return allowed ? cached(origin) : refused(CorsDecision.Kind.ACTUAL, CorsReason.ORIGIN_NOT_ALLOWED, origin);
+        return CorsReason.ORIGIN_NOT_ALLOWED;
     }
 
     private CorsDecision cached(String origin) {
@@ -265,16 +280,18 @@ public final class CorsPolicy {
     }
 
     /** The decision for a preflight (OPTIONS with Origin and Access-Control-Request-Method). */
-    public CorsDecision preflight(String origin, String requestMethod, Iterable<String> requestHeaderLines) {
+    public CorsDecision preflight(String origin, String requestMethod, List<String> requestHeaderLines) {
         if (!enabled) {
             return disabled;
         }
         if (origin == null) {
             return notCors;
         }
-        CorsDecision originDecision = actual(origin);
-        if (!originDecision.allowed()) {
-            return refused(CorsDecision.Kind.PREFLIGHT, originDecision.reason(), origin);
+        if (!anyOrigin && exact(origin) == null) {
+            CorsReason refusal = originRefusal(origin);
+            if (refusal != null) {
+                return refused(CorsDecision.Kind.PREFLIGHT, refusal, origin);
+            }
         }
         if (requestMethod == null || !HttpTokens.isToken(requestMethod)) {
             return refused(CorsDecision.Kind.PREFLIGHT, CorsReason.PREFLIGHT_MALFORMED,
@@ -286,19 +303,20 @@ public final class CorsPolicy {
         }
         // Bounded work: the total length is checked before any header name is looked at.
         int total = 0;
-        if (requestHeaderLines != null) {
-            for (String line : requestHeaderLines) {
-                total += line.length() + 1;
-                if (total > preflightHeadersLimit + 1) {
-                    return refused(CorsDecision.Kind.PREFLIGHT, CorsReason.PREFLIGHT_TOO_LARGE, Integer.toString(lengthOf(requestHeaderLines)));
-                }
+        int lines = requestHeaderLines == null ? 0 : requestHeaderLines.size();
+        for (int l = 0; l < lines; l++) {
+            String line = requestHeaderLines.get(l);
+            total += line == null ? 0 : line.length() + 1;
+            if (total > preflightHeadersLimit + 1) {
+                return refused(CorsDecision.Kind.PREFLIGHT, CorsReason.PREFLIGHT_TOO_LARGE, Long.toString(lengthOf(requestHeaderLines)));
             }
         }
         StringBuilder reflected = null;
         int requested = 0;
         if (total > 0) {
-            for (String line : requestHeaderLines) {
-                int n = line.length();
+            for (int l = 0; l < lines; l++) {
+                String line = requestHeaderLines.get(l);
+                int n = line == null ? 0 : line.length();
                 int i = 0;
                 while (i < n) {
                     int end = line.indexOf(',', i);
@@ -369,16 +387,14 @@ public final class CorsPolicy {
         return new CorsDecision(CorsDecision.Kind.PREFLIGHT, null, null, java.util.Arrays.copyOf(h, n), this);
     }
 
-    private static int lengthOf(Iterable<String> lines) {
+    /** The total length of the lines, counting at most 1000 lines: past the limit the exact figure does not matter. */
+    private static long lengthOf(List<String> lines) {
         long total = 0;
-        int count = 0;
-        for (String line : lines) {
-            total += line.length();
-            if (++count > 1000) {
-                break; // bounded: the exact figure does not matter past the limit
-            }
+        for (int i = 0, n = Math.min(lines.size(), 1000); i < n; i++) {
+            String line = lines.get(i);
+            total += line == null ? 0 : line.length();
         }
-        return (int) Math.min(Integer.MAX_VALUE, total);
+        return total;
     }
 
     private static boolean isOws(char c) {
@@ -426,13 +442,7 @@ public final class CorsPolicy {
     }
 
     private CorsDecision refused(CorsDecision.Kind kind, CorsReason reason, String value) {
-        String[] h;
-        if (kind == CorsDecision.Kind.PREFLIGHT) {
-            h = new String[] {VARY, varyPreflight};
-        } else {
-            h = varyActual;
-        }
-        return new CorsDecision(kind, reason, value, h, this);
+        return new CorsDecision(kind, reason, value, kind == CorsDecision.Kind.PREFLIGHT ? refusedPreflightHeaders : varyActual, this);
     }
 
     String describe(CorsReason reason, String value) {

@@ -196,6 +196,12 @@ class CorsDecisionTest {
     }
 
     @Test
+    void nullLinesInTheRequestHeadersListAreSkippedNotThrown() {
+        assertThat(CREDENTIALED.preflight(APP, "PUT", java.util.Arrays.asList("content-type", null)).allowed()).isTrue();
+        assertThat(CREDENTIALED.preflight(APP, "PUT", java.util.Arrays.asList(null, "x-evil")).reason()).isEqualTo(CorsReason.HEADER_NOT_ALLOWED);
+    }
+
+    @Test
     void aCredentialedRequestIsRefusedWhenThePolicyDoesNotAllowCredentials() {
         CorsDecision d = PUBLIC.forCredentialedRequest(APP, PUBLIC.actual(APP));
         assertThat(d.reason()).isEqualTo(CorsReason.CREDENTIALS_NOT_ALLOWED);

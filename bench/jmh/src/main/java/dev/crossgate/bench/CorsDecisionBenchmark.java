@@ -62,7 +62,9 @@ public class CorsDecisionBenchmark {
     static final String ACRH = "content-type, authorization, x-requested-with";
     static final int HUGE_ACRH_BYTES = 100 * 1024;
 
-    // Fields, not constants, so that the JIT cannot fold the inputs.
+    // Fields, not constants, so that the JIT cannot fold the inputs; and copies, not the instances the
+    // configurations hold, as a request's headers would be (String.equals and equalsIgnoreCase return at
+    // once on the same instance).
     String origin;
     String evil;
     /**
@@ -84,15 +86,15 @@ public class CorsDecisionBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        origin = ORIGIN;
-        evil = EVIL;
+        origin = copy(ORIGIN);
+        evil = copy(EVIL);
         List<String> many = new ArrayList<>(MANY);
         for (int i = 0; i < MANY; i++) {
             many.add(String.format(Locale.ROOT, "https://app%04d.example.com", i));
         }
-        lastOfMany = new String(many.get(MANY - 1).toCharArray()); // equal, not the configured instance
+        lastOfMany = copy(many.get(MANY - 1));
         lastOfManyBytes = lastOfMany.getBytes(StandardCharsets.ISO_8859_1);
-        put = "PUT";
+        put = copy("PUT");
 
         acrhLines = List.of(ACRH);
         acrhHeaders = new HttpHeaders();
@@ -115,6 +117,10 @@ public class CorsDecisionBenchmark {
         springOne = spring(List.of(ORIGIN));
         springMany = spring(many);
         check();
+    }
+
+    private static String copy(String s) {
+        return new String(s.toCharArray());
     }
 
     static CorsPolicy crossgate(List<String> origins) {
