@@ -35,8 +35,8 @@ public final class Origin {
 
     /**
      * Returns the normalised serialization of {@code value}, or {@code null} when it is not a valid
-     * origin. Returns the argument itself (no allocation) when it is already normalised, which is the
-     * case for every Origin header a browser sends.
+     * origin. Returns the argument itself when it is already normalised, which is the case for every
+     * Origin header a browser sends (and then allocates nothing, unless the host is an IPv6 address).
      */
     public static String normalize(String value) {
         return OriginSyntax.normalizeOrNull(value);

@@ -86,7 +86,7 @@ public final class OriginPattern {
 
     /**
      * Whether the request origin {@code origin} (as sent in an Origin header) is admitted by this entry.
-     * Invalid origins are never admitted.
+     * {@code *} admits any value; the other entries never admit an invalid origin.
      */
     public boolean matches(String origin) {
         if (origin == null) {

@@ -34,8 +34,8 @@ final class Ipv6 {
             }
             int start = i;
             int value = 0;
-            while (i < len && Character.digit(s.charAt(i), 16) >= 0 && i - start < 4) {
-                value = value * 16 + Character.digit(s.charAt(i), 16);
+            while (i < len && hex(s.charAt(i)) >= 0 && i - start < 4) {
+                value = value * 16 + hex(s.charAt(i));
                 i++;
             }
             if (i < len && s.charAt(i) == '.') {
@@ -90,6 +90,20 @@ final class Ipv6 {
             return null;
         }
         return pieces;
+    }
+
+    /** ASCII hex digits only: Character.digit would accept other scripts' digits and fullwidth letters. */
+    private static int hex(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
     }
 
     static String serialize(int[] pieces) {

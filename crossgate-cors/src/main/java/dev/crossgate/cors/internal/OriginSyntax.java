@@ -59,7 +59,7 @@ public final class OriginSyntax {
             char c = v.charAt(i);
             if (c <= 0x20 || c == 0x7f) {
                 throw error(v, quote(v) + " contains whitespace or a control character",
-                        "write " + quote(v.strip()));
+                        "write " + quote(v.replaceAll("[\\s\\p{Cntrl}]+", "")));
             }
         }
         if (looksLikeRegex(v)) {
@@ -120,14 +120,13 @@ public final class OriginSyntax {
                 }
                 portPart = after.substring(1);
             }
+        } else if (rest.indexOf(':') != rest.lastIndexOf(':')) {
+            throw error(v, quote(v) + " has an IPv6 address without brackets", "write " + quote(scheme + "://[" + rest + "]"));
         } else {
             int colon = rest.lastIndexOf(':');
             if (colon >= 0) {
                 hostPart = rest.substring(0, colon);
                 portPart = rest.substring(colon + 1);
-                if (hostPart.indexOf(':') >= 0) {
-                    throw error(v, quote(v) + " has an IPv6 address without brackets", "write " + quote(scheme + "://[" + hostPart + "]"));
-                }
             } else {
                 hostPart = rest;
             }
@@ -201,15 +200,24 @@ public final class OriginSyntax {
             throw error(v, quote(v) + " has a percent-encoded host, which browsers never send in an Origin",
                     "write the host name without percent-encoding");
         }
-        String ascii = h;
+        boolean nonAscii = false;
         for (int i = 0; i < h.length(); i++) {
-            if (h.charAt(i) >= 0x80) {
-                try {
-                    ascii = IDN.toASCII(h, IDN.ALLOW_UNASSIGNED);
-                } catch (IllegalArgumentException e) {
-                    throw error(v, quote(v) + " has a host that is not a valid internationalised domain name", "write the host in punycode (xn--...)");
-                }
-                break;
+            char d = h.charAt(i);
+            if (d == '\u00df' || d == '\u03c2' || d == '\u200c' || d == '\u200d') {
+                // UTS #46 "deviation" characters: browsers (non-transitional processing) keep them, while
+                // IDNA2003 (java.net.IDN) maps them away, so "faß.example" would become another domain,
+                // "fass.example". Refuse rather than guess.
+                throw error(v, quote(v) + " contains " + quote(String.valueOf(d)) + " (U+" + String.format("%04X", (int) d)
+                                + "), which IDNA versions encode differently", "write the host in punycode (xn--...) as the browser shows it");
+            }
+            nonAscii |= d >= 0x80;
+        }
+        String ascii = h;
+        if (nonAscii) {
+            try {
+                ascii = IDN.toASCII(h, IDN.ALLOW_UNASSIGNED);
+            } catch (IllegalArgumentException e) {
+                throw error(v, quote(v) + " has a host that is not a valid internationalised domain name", "write the host in punycode (xn--...)");
             }
         }
         String host = ascii.toLowerCase(Locale.ROOT);
@@ -322,12 +330,9 @@ public final class OriginSyntax {
         if (hostEnd == labelStart || hostEnd - labelStart > 63 || hostEnd - hostStart > 253) {
             return -1; // empty host, trailing dot, or over-long label or host
         }
-        c = s.charAt(lastLabelStart);
-        if (c >= '0' && c <= '9') {
-            // "ends in a number" (URL standard): only a canonical dotted quad is accepted here.
-            if (!isIpv4(s, hostStart, hostEnd)) {
-                return -1;
-            }
+        if (endsInNumber(s, lastLabelStart, hostEnd) && !isIpv4(s, hostStart, hostEnd)) {
+            // URL standard, "ends in a number": only a canonical dotted quad is accepted here.
+            return -1;
         }
         int port = -1;
         if (i < n) {
@@ -349,6 +354,20 @@ public final class OriginSyntax {
             }
         }
         return schemeEnd | ((long) hostEnd << 16) | ((long) (port + 1) << 32);
+    }
+
+    /** URL standard, "ends in a number" checker, for the last label {@code s[start, end)}: all digits, or 0x... */
+    private static boolean endsInNumber(String s, int start, int end) {
+        if (end - start >= 2 && s.charAt(start) == '0' && s.charAt(start + 1) == 'x') {
+            return true; // hexadecimal, or invalid: either way not a canonical host; parse decides
+        }
+        for (int i = start; i < end; i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static int defaultPort(String s, int schemeEnd) {
@@ -380,7 +399,8 @@ public final class OriginSyntax {
     }
 
     /**
-     * The canonical form of {@code value}: the value itself when it is canonical (no allocation), its
+     * The canonical form of {@code value}: the value itself when it is canonical (without allocating,
+     * except for IPv6 origins), its
      * normalisation when it is a valid origin in another form, or null.
      */
     public static String normalizeOrNull(String value) {
@@ -391,7 +411,8 @@ public final class OriginSyntax {
             return value;
         }
         try {
-            return parse(value, false).serialized();
+            String serialized = parse(value, false).serialized();
+            return serialized.equals(value) ? value : serialized;
         } catch (OriginParseException e) {
             return null;
         }
