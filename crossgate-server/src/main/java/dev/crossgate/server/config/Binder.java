@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Reads typed values from the layered sources: profile defaults, then the YAML file, then environment
@@ -101,84 +102,58 @@ final class Binder {
             return r;
         }
 
-        Sourced<Boolean> bool(String key, boolean def, Source defSource) {
-            Sourced<String> s = scalar(key, "true or false");
-            Sourced<Boolean> r;
+        /**
+         * One typed scalar: the default when unset, else {@code parse} of the text (null when the text is
+         * not valid, which records a problem "{@code path: "text" is not <what> (expected: <expected>)}").
+         */
+        private <T> Sourced<T> typed(String key, T def, Source defSource, String kind, String what, String expected,
+                                     String example, Function<String, T> parse, Function<T, String> format) {
+            Sourced<String> s = scalar(key, kind);
+            Sourced<T> r;
             if (s == null) {
                 r = new Sourced<>(def, defSource);
             } else if (s.value() == null) {
                 r = new Sourced<>(def, s.source());
             } else {
-                String t = s.value().trim().toLowerCase(Locale.ROOT);
-                if (t.equals("true") || t.equals("false")) {
-                    r = new Sourced<>(t.equals("true"), s.source());
-                } else {
-                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value() + "\" is not a boolean (expected: true or false)",
-                            "write " + path(key) + ": true, or false");
+                T v = parse.apply(s.value().trim());
+                if (v == null) {
+                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value() + "\" is not " + what + " (expected: " + expected + ")",
+                            "write " + path(key) + ": " + example);
                     r = new Sourced<>(def, s.source());
+                } else {
+                    r = new Sourced<>(v, s.source());
                 }
             }
-            record(path(key), r.value().toString(), r.source());
+            record(path(key), r.value() == null ? "(none)" : format.apply(r.value()), r.source());
             return r;
+        }
+
+        Sourced<Boolean> bool(String key, boolean def, Source defSource) {
+            return typed(key, def, defSource, "true or false", "a boolean", "true or false", "true, or false",
+                    t -> t.equalsIgnoreCase("true") ? Boolean.TRUE : t.equalsIgnoreCase("false") ? Boolean.FALSE : null, Object::toString);
         }
 
         Sourced<Duration> duration(String key, Duration def, Source defSource) {
-            Sourced<String> s = scalar(key, "a duration such as 30s");
-            Sourced<Duration> r;
-            if (s == null) {
-                r = new Sourced<>(def, defSource);
-            } else if (s.value() == null) {
-                r = new Sourced<>(def, s.source());
-            } else {
-                Duration d = Units.duration(s.value());
-                if (d == null) {
-                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value()
-                                    + "\" is not a duration (expected: a whole number with a unit ms, s, m, h or d, such as 30s; a bare number is seconds)",
-                            "write " + path(key) + ": " + (def == null ? "30s" : Units.format(def)));
-                    r = new Sourced<>(def, s.source());
-                } else {
-                    r = new Sourced<>(d, s.source());
-                }
-            }
-            record(path(key), r.value() == null ? "(none)" : Units.format(r.value()), r.source());
-            return r;
+            return typed(key, def, defSource, "a duration such as 30s", "a duration",
+                    "a whole number with a unit ms, s, m, h or d, such as 30s; a bare number is seconds",
+                    def == null ? "30s" : Units.format(def), Units::duration, Units::format);
         }
 
         Sourced<Long> size(String key, long def, Source defSource) {
-            Sourced<String> s = scalar(key, "a size such as 5MB");
-            Sourced<Long> r;
-            if (s == null) {
-                r = new Sourced<>(def, defSource);
-            } else if (s.value() == null) {
-                r = new Sourced<>(def, s.source());
-            } else {
-                long n = Units.size(s.value());
-                if (n < 0) {
-                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value()
-                                    + "\" is not a size (expected: a whole number with a unit B, KB, KiB, MB, MiB, GB or GiB, such as 5MB)",
-                            "write " + path(key) + ": " + Units.formatSize(def));
-                    r = new Sourced<>(def, s.source());
-                } else {
-                    r = new Sourced<>(n, s.source());
-                }
-            }
-            record(path(key), Units.formatSize(r.value()), r.source());
-            return r;
+            return typed(key, def, defSource, "a size such as 5MB", "a size",
+                    "a whole number with a unit B, KB, KiB, MB, MiB, GB or GiB, such as 5MB", Units.formatSize(def),
+                    t -> Units.size(t) < 0 ? null : Units.size(t), Units::formatSize);
         }
 
         Sourced<Integer> integer(String key, int def, Source defSource) {
-            Sourced<String> s = scalar(key, "a whole number");
-            Sourced<Integer> r = new Sourced<>(def, s == null ? defSource : s.source());
-            if (s != null && s.value() != null) {
-                try {
-                    r = new Sourced<>(Integer.parseInt(s.value().trim()), s.source());
-                } catch (NumberFormatException e) {
-                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value() + "\" is not a whole number",
-                            "write " + path(key) + ": " + def);
-                }
-            }
-            record(path(key), r.value().toString(), r.source());
-            return r;
+            return typed(key, def, defSource, "a whole number", "a whole number", "digits, such as " + def, Integer.toString(def),
+                    t -> {
+                        try {
+                            return Integer.valueOf(t);
+                        } catch (NumberFormatException e) {
+                            return null;
+                        }
+                    }, Object::toString);
         }
 
         /** A list of strings; from the environment, comma-separated. Item sources are recorded as path[i]. */
