@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Crossgate: the edge between browsers, mobile apps and your backend.%n"
                 + "One validated cross-origin policy for every response and WebSocket handshake.",
-        subcommands = {CheckCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, CheckCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** What a command runs with: its environment and working directory (tests pass their own). */
     public record Context(Map<String, String> env, Path workingDirectory) {}
@@ -55,6 +55,9 @@ public final class Main implements Runnable {
         public <K> K create(Class<K> cls) throws Exception {
             if (cls == CheckCommand.class) {
                 return cls.cast(new CheckCommand(context));
+            }
+            if (cls == ServeCommand.class) {
+                return cls.cast(new ServeCommand(context));
             }
             return CommandLine.defaultFactory().create(cls);
         }

@@ -31,7 +31,10 @@ final class Binder {
     private final Map<YamlNode, String> mapPaths = new IdentityHashMap<>();
     private final Set<String> usedEnv = new LinkedHashSet<>();
 
-    Binder(String file, Map<String, String> env, Map<String, List<String>> aliases) {
+    private final Map<String, String> cli;
+
+    Binder(String file, Map<String, String> env, Map<String, List<String>> aliases, Map<String, String> cli) {
+        this.cli = cli;
         this.file = file;
         this.env = env;
         this.aliases = aliases;
@@ -253,6 +256,9 @@ final class Binder {
     }
 
     private Sourced<String> envFor(String path) {
+        if (cli.containsKey(path)) {
+            return new Sourced<>(cli.get(path), Source.cli("--" + path));
+        }
         String name = envName(path);
         String v = env.get(name);
         if (v != null) {

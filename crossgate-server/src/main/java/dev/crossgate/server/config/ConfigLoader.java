@@ -47,9 +47,23 @@ public final class ConfigLoader {
     private ConfigLoader() {}
 
     /** What to load: the file (null: {@code CROSSGATE_CONFIG}, else {@code ./crossgate.yaml} if present), the profile option, the environment. */
-    public record Options(Path file, String profile, Map<String, String> env, Path workingDirectory) {
+    public record Options(Path file, String profile, Map<String, String> env, Path workingDirectory, Map<String, String> cli) {
+        public Options(Path file, String profile, Map<String, String> env, Path workingDirectory) {
+            this(file, profile, env, workingDirectory, Map.of());
+        }
+
         public static Options of(Path file, String profile) {
             return new Options(file, profile, System.getenv(), Path.of(""));
+        }
+
+        /** The same options with a command-line override of a setting, such as {@code listen} from {@code --listen}. */
+        public Options with(String path, String value) {
+            if (value == null) {
+                return this;
+            }
+            Map<String, String> m = new java.util.HashMap<>(cli);
+            m.put(path, value);
+            return new Options(file, profile, env, workingDirectory, Map.copyOf(m));
         }
     }
 
@@ -113,7 +127,7 @@ public final class ConfigLoader {
                 }
             }
         }
-        Binder b = new Binder(fileName, env, ALIASES);
+        Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
         b.declare(top, "profile", "listen", "upstream", "hosts", "http", "cors");
@@ -155,16 +169,21 @@ public final class ConfigLoader {
         List<HostPattern> hosts = parseHosts(b, top.list("hosts", dev ? DEV_HOSTS : List.of(), def), profile);
 
         Section http = top.section("http");
-        b.declare(http, "maxBodySize", "requestHeadTimeout");
+        b.declare(http, "maxBodySize", "requestHeadTimeout", "idleTimeout", "upstreamConnectTimeout", "upstreamResponseTimeout",
+                "upstreamIdleTimeout");
         Sourced<Long> maxBody = http.size("maxBodySize", DEFAULT_MAX_BODY, def);
         if (maxBody.value() < 1) {
             b.problem("http.maxBodySize", maxBody.source(), maxBody.value().toString(), "http.maxBodySize: " + maxBody.value() + " (expected: at least 1 byte)",
                     "use 5MB");
         }
-        Sourced<Duration> headTimeout = http.duration("requestHeadTimeout", DEFAULT_HEAD_TIMEOUT, def);
-        if (headTimeout.value().isZero()) {
-            b.problem("http.requestHeadTimeout", headTimeout.source(), "0", "http.requestHeadTimeout: 0 (expected: more than 0)", "use 10s");
-        }
+        Sourced<Duration> headTimeout = positive(b, http.duration("requestHeadTimeout", DEFAULT_HEAD_TIMEOUT, def), "http.requestHeadTimeout", "10s");
+        Sourced<Duration> idleTimeout = positive(b, http.duration("idleTimeout", Duration.ofSeconds(60), def), "http.idleTimeout", "60s");
+        Sourced<Duration> connectTimeout = positive(b, http.duration("upstreamConnectTimeout", Duration.ofSeconds(5), def),
+                "http.upstreamConnectTimeout", "5s");
+        Sourced<Duration> responseTimeout = positive(b, http.duration("upstreamResponseTimeout", Duration.ofSeconds(60), def),
+                "http.upstreamResponseTimeout", "60s");
+        Sourced<Duration> upstreamIdle = positive(b, http.duration("upstreamIdleTimeout", Duration.ofSeconds(30), def),
+                "http.upstreamIdleTimeout", "30s");
 
         CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
 
@@ -175,9 +194,17 @@ public final class ConfigLoader {
         if (valid) {
             List<ConfigProblem> warnings = problems.stream().filter(p -> !p.isError()).toList();
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(hosts),
-                    new CrossgateConfig.Http(maxBody.value(), headTimeout.value()), cors, List.copyOf(b.settings()), warnings);
+                    new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
+                            responseTimeout.value(), upstreamIdle.value()), cors, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
+    }
+
+    private static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path, String example) {
+        if (d.value() != null && d.value().isZero()) {
+            b.problem(path, d.source(), "0", path + ": 0 (expected: more than 0)", "use " + example);
+        }
+        return d;
     }
 
     private static final String[] POLICY_KEYS = {"allowedOrigins", "allowCredentials", "allowedMethods", "allowedHeaders",

@@ -37,8 +37,18 @@ public record CrossgateConfig(
         }
     }
 
-    /** HTTP request limits. */
-    public record Http(long maxBodySize, Duration requestHeadTimeout) {}
+    /**
+     * HTTP limits and timeouts.
+     *
+     * @param maxBodySize             largest request body (413 beyond)
+     * @param requestHeadTimeout      time to receive a whole request head once it started (408)
+     * @param idleTimeout             an idle keep-alive client connection is closed after this
+     * @param upstreamConnectTimeout  time to connect to the upstream (502 upstream.connect_failed)
+     * @param upstreamResponseTimeout time from sending the request to the upstream's response head (504 upstream.timeout)
+     * @param upstreamIdleTimeout     an idle pooled upstream connection is closed after this
+     */
+    public record Http(long maxBodySize, Duration requestHeadTimeout, Duration idleTimeout, Duration upstreamConnectTimeout,
+                       Duration upstreamResponseTimeout, Duration upstreamIdleTimeout) {}
 
     /** Whether a request's Host (name and port) is in {@link #hosts()}. */
     public boolean hostAllowed(String host, int port) {

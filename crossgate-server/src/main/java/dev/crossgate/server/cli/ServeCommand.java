@@ -1,0 +1,88 @@
+package dev.crossgate.server.cli;
+
+import dev.crossgate.server.config.ConfigLoader;
+import dev.crossgate.server.config.ConfigProblem;
+import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.edge.EdgeServer;
+import dev.crossgate.server.observe.AccessLog;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code crossgate serve}: the edge in front of an upstream, with one validated CORS policy on every response. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Run the edge: a reverse proxy that answers preflights, checks Host and applies the CORS policy",
+                "to every response (dev defaults: listen on 0.0.0.0:8080, forward to http://127.0.0.1:8000)."},
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:stopped (SIGTERM drains in-flight exchanges first)", "2:invalid configuration or usage"})
+final class ServeCommand implements Callable<Integer> {
+    private final Main.Context context;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CROSSGATE_CONFIG, else ./crossgate.yaml if present).")
+    Path config;
+
+    @Option(names = "--profile", paramLabel = "P", description = "dev or prod.")
+    String profile;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", description = "Listening address (also CROSSGATE_LISTEN).")
+    String listen;
+
+    @Option(names = "--upstream", paramLabel = "URL", description = "The backend to forward to (also CROSSGATE_UPSTREAM).")
+    String upstream;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", description = "How long SIGTERM waits for in-flight exchanges (default: ${DEFAULT-VALUE}).")
+    String drainTimeout;
+
+    ServeCommand(Main.Context context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        ConfigLoader.Result r = ConfigLoader.inspect(new ConfigLoader.Options(config, profile, context.env(), context.workingDirectory())
+                .with("listen", listen).with("upstream", upstream));
+        for (ConfigProblem p : r.problems()) {
+            err.println(p.describe());
+        }
+        if (!r.valid()) {
+            err.println("crossgate: refusing to start: the configuration has " + r.errors().size() + (r.errors().size() == 1 ? " error" : " errors")
+                    + " (run crossgate check for the whole configuration)");
+            return 2;
+        }
+        Duration drain = dev.crossgate.server.config.Units.duration(drainTimeout);
+        if (drain == null) {
+            err.println("crossgate: --drain-timeout \"" + drainTimeout + "\" is not a duration (expected: such as 30s)");
+            return 2;
+        }
+        CrossgateConfig c = r.config();
+        AccessLog log = new AccessLog(System.out);
+        EdgeServer server = new EdgeServer(c, log).start();
+        err.println("crossgate: profile " + c.profile() + ", listening on http://" + server.address().getHostString() + ":" + server.port()
+                + ", forwarding to " + c.upstream());
+        err.flush();
+        CountDownLatch stop = new CountDownLatch(1);
+        // SIGTERM and SIGINT drain and exit 0 (a JVM shutdown hook would exit 143 after SIGTERM).
+        for (String name : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> stop.countDown());
+        }
+        stop.await();
+        err.println("crossgate: draining (up to " + drainTimeout + ")");
+        err.flush();
+        server.drain(drain);
+        log.close();
+        err.println("crossgate: stopped");
+        err.flush();
+        return 0;
+    }
+}

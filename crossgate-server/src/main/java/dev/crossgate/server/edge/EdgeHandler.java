@@ -1,0 +1,649 @@
+package dev.crossgate.server.edge;
+
+import dev.crossgate.cors.CorsDecision;
+import dev.crossgate.cors.CorsPolicy;
+import dev.crossgate.cors.Origin;
+import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.observe.AccessLog;
+import dev.crossgate.server.proxy.Hop;
+import dev.crossgate.server.proxy.ProxyCall;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One client connection. Requests are handled one at a time in arrival order (pipelined requests wait
+ * in {@link #queue}); reading is explicit ({@code autoRead} off) so that a request body flows only as
+ * fast as the upstream takes it. The request path is {@link #begin}, read top to bottom.
+ */
+final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Frontend {
+    private final EdgeServer.Shared shared;
+    private final CrossgateConfig config;
+    private final ArrayDeque<HttpObject> queue = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    private Exchange current;
+    private ProxyCall call;
+    private boolean bodyPending;
+    private long bodyBytes;
+    private ScheduledFuture<?> headTimer;
+    private boolean closing;
+
+    EdgeHandler(EdgeServer.Shared shared) {
+        this.shared = shared;
+        this.config = shared.config;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        shared.connections.add(ctx.channel());
+        if (shared.draining.get()) {
+            ctx.close();
+            return;
+        }
+        awaitRequest();
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof HttpObject) || closing) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        queue.add((HttpObject) msg);
+        process();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (wantsMore()) {
+            ctx.read();
+        }
+    }
+
+    private boolean wantsMore() {
+        if (closing || !queue.isEmpty()) {
+            return false;
+        }
+        return current == null || (bodyPending && call != null && call.canTakeBody());
+    }
+
+    /** Hands queued messages to the stage that can take them now. */
+    private void process() {
+        while (!queue.isEmpty() && !closing) {
+            HttpObject m = queue.peek();
+            if (m instanceof HttpRequest) {
+                if (current != null) {
+                    return; // pipelined: answered after the current exchange, in order
+                }
+                queue.poll();
+                begin((HttpRequest) m);
+                if (m instanceof HttpContent) {
+                    continue; // a full request: its (empty) content was handled with its head
+                }
+                continue;
+            }
+            HttpContent content = (HttpContent) m;
+            if (current == null || !bodyPending) {
+                queue.poll();
+                content.release();
+                continue;
+            }
+            if (content.decoderResult().isFailure()) {
+                // The body failed to decode after the head was forwarded: abort the upstream exchange,
+                // never pool that connection, and answer 400 if nothing was sent yet.
+                queue.poll();
+                content.release();
+                bodyPending = false;
+                if (call != null) {
+                    call.abort();
+                }
+                current.closeAfter = true;
+                if (!current.responseStarted) {
+                    local(current, Reason.HTTP_MALFORMED, null);
+                } else {
+                    finish(true);
+                }
+                return;
+            }
+            if (call == null || !call.canTakeBody()) {
+                return; // wait for readyForBody()
+            }
+            queue.poll();
+            bodyBytes += content.content().readableBytes();
+            if (bodyBytes > config.http().maxBodySize()) {
+                content.release();
+                bodyPending = false;
+                call.abort();
+                current.closeAfter = true;
+                if (!current.responseStarted) {
+                    local(current, Reason.BODY_TOO_LARGE, null);
+                } else {
+                    finish(true);
+                }
+                return;
+            }
+            if (content instanceof LastHttpContent) {
+                bodyPending = false;
+            }
+            call.sendBody(content);
+        }
+        if (wantsMore()) {
+            ctx.read();
+        }
+    }
+
+    // ---------------------------------------------------------------- the request path
+
+    /**
+     * The stages of one request, in order: decoding, Host, framing and size limits, CORS (preflights
+     * and refusals answered here), then the upstream.
+     */
+    private void begin(HttpRequest req) {
+        cancelHeadTimer();
+        ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
+        if (activity != null) {
+            activity.seen = false;
+        }
+        HttpHeaders h = req.headers();
+        boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+        Exchange ex = new Exchange(requestId(h), req.method(), pathOf(req.uri()), h.get(HttpHeaderNames.HOST),
+                h.get(HttpHeaderNames.ORIGIN), clientAddress(), HttpUtil.isKeepAlive(req) && !shared.draining.get());
+        current = ex;
+        bodyPending = hasBody;
+        bodyBytes = 0;
+        boolean head = req.method().equals(HttpMethod.HEAD);
+
+        // 1. The decoder's verdict: the framing is in doubt, so the connection closes after the answer.
+        if (req.decoderResult().isFailure()) {
+            Throwable cause = req.decoderResult().cause();
+            ex.closeAfter = true;
+            bodyPending = false;
+            Reason r = cause instanceof TooLongHttpLineException ? Reason.URI_TOO_LONG
+                    : cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException ? Reason.HEADERS_TOO_LARGE
+                    : Reason.HTTP_MALFORMED;
+            local(ex, r, null);
+            return;
+        }
+        if (hasBody) {
+            ex.closeAfter = true; // reset below once the body is known to be forwarded in full
+        }
+        // 2. Host: exactly one, well-formed, and served here (421 otherwise).
+        List<String> hosts = h.getAll(HttpHeaderNames.HOST);
+        if (hosts.isEmpty() && req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
+            local(ex, Reason.HOST_MISSING, null);
+            return;
+        }
+        if (hosts.size() > 1) {
+            local(ex, Reason.HOST_DUPLICATE, null);
+            return;
+        }
+        String[] hostPort = hosts.isEmpty() ? new String[] {"", ""} : splitHost(hosts.get(0));
+        if (hostPort == null) {
+            local(ex, Reason.HOST_INVALID, null);
+            return;
+        }
+        int port = hostPort[1].isEmpty() ? defaultPort() : Integer.parseInt(hostPort[1]);
+        if (!hosts.isEmpty() && !config.hostAllowed(hostPort[0], port)) {
+            // Decide CORS first so that a browser can read the refusal when its origin is allowed.
+            ex.cors = corsDecision(req, ex, hostPort);
+            local(ex, Reason.HOST_NOT_ALLOWED, null);
+            return;
+        }
+        // 3. Framing and size: only chunked is understood; Content-Length beyond the limit is refused unread.
+        String te = h.get(HttpHeaderNames.TRANSFER_ENCODING);
+        ex.cors = corsDecision(req, ex, hostPort);
+        if (te != null && !te.trim().equalsIgnoreCase("chunked")) {
+            ex.closeAfter = true;
+            local(ex, Reason.TRANSFER_CODING_UNSUPPORTED, null);
+            return;
+        }
+        if (HttpUtil.getContentLength(req, 0L) > config.http().maxBodySize()) {
+            ex.closeAfter = true;
+            local(ex, Reason.BODY_TOO_LARGE, null);
+            return;
+        }
+        // 4. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
+        CorsDecision cors = ex.cors;
+        if (cors.isPreflight()) {
+            if (cors.allowed()) {
+                local(ex, 204, null, null);
+            } else {
+                local(ex, 403, cors.reasonCode(), cors.message());
+            }
+            return;
+        }
+        if (!cors.allowed()) {
+            local(ex, 403, cors.reasonCode(), cors.message());
+            return;
+        }
+        // 5. The upstream.
+        forward(req, ex, hasBody);
+    }
+
+    private CorsDecision corsDecision(HttpRequest req, Exchange ex, String[] hostPort) {
+        HttpHeaders h = req.headers();
+        CorsPolicy policy = config.cors().policyFor(ex.path);
+        String origin = ex.origin;
+        if (origin != null && isSameOrigin(origin, hostPort)) {
+            origin = null; // a same-origin request (a form POST from the site itself) is not a CORS request
+        }
+        List<String> acrh = h.getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS);
+        return policy.decide(req.method().name(), origin, h.get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD), acrh);
+    }
+
+    private boolean isSameOrigin(String origin, String[] hostPort) {
+        String self = scheme() + "://" + hostPort[0] + (hostPort[1].isEmpty() ? "" : ":" + hostPort[1]);
+        String a = Origin.normalize(origin);
+        String b = Origin.normalize(self);
+        return a != null && a.equals(b);
+    }
+
+    private void forward(HttpRequest req, Exchange ex, boolean hasBody) {
+        HttpHeaders in = req.headers();
+        HttpHeaders out = in.copy();
+        Hop.removeHopByHop(out);
+        out.remove("http2-settings");
+        // Header names with '_' are dropped: some servers read them as '-' (header smuggling, spoofing).
+        List<String> underscored = null;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = out.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            for (int i = 0; i < name.length(); i++) {
+                if (name.charAt(i) == '_') {
+                    if (underscored == null) {
+                        underscored = new ArrayList<>(2);
+                    }
+                    underscored.add(name.toString());
+                    break;
+                }
+            }
+        }
+        if (underscored != null) {
+            for (String n : underscored) {
+                out.remove(n);
+            }
+        }
+        if (hasBody && !HttpUtil.isTransferEncodingChunked(req)) {
+            out.set(HttpHeaderNames.CONTENT_LENGTH, HttpUtil.getContentLength(req, 0L));
+        }
+        // Forwarded headers describe the client as this edge sees it; values sent by clients are not trusted.
+        out.remove("x-forwarded-for");
+        out.remove("x-forwarded-proto");
+        out.remove("x-forwarded-host");
+        out.remove("forwarded");
+        String client = ex.clientAddress;
+        out.set("x-forwarded-for", client);
+        out.set("x-forwarded-proto", scheme());
+        if (ex.host != null) {
+            out.set("x-forwarded-host", ex.host);
+        }
+        out.set("forwarded", "for=" + forwardedNode(client) + ";proto=" + scheme() + (ex.host == null ? "" : ";host=\"" + ex.host + "\""));
+        out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
+        HttpRequest upstreamHead = new DefaultHttpRequest(HttpVersion.HTTP_1_1, req.method(), req.uri(), out);
+        ex.upstream = shared.pool.authority();
+        if (hasBody) {
+            ex.closeAfter = !ex.keepAlive;
+        }
+        call = new ProxyCall(shared.pool, ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
+        call.start(upstreamHead, hasBody);
+    }
+
+    // ---------------------------------------------------------------- ProxyCall.Frontend
+
+    @Override
+    public void responseHead(HttpResponse head) {
+        if (current == null) {
+            ReferenceCountUtil.release(head);
+            return;
+        }
+        if (bodyPending) {
+            // The upstream answered before the request body ended: finish without reading the rest.
+            current.closeAfter = true;
+        }
+        // The client always talks HTTP/1.1 with this edge; a close-delimited upstream body becomes chunked
+        // so that the client's connection can stay open.
+        head.setProtocolVersion(HttpVersion.HTTP_1_1);
+        int code = head.status().code();
+        boolean bodyless = current.method.equals(HttpMethod.HEAD) || code == 204 || code == 304 || code < 200;
+        if (!bodyless && !HttpUtil.isContentLengthSet(head) && !HttpUtil.isTransferEncodingChunked(head)) {
+            HttpUtil.setTransferEncodingChunked(head, true);
+        }
+        ResponseWriter.prepare(current, head, true);
+        if (head instanceof HttpContent) {
+            return; // written with its content in responseContent
+        }
+        ctx.write(head);
+    }
+
+    @Override
+    public void responseContent(HttpContent content) {
+        Exchange ex = current;
+        if (ex == null) {
+            content.release();
+            return;
+        }
+        ex.bytesOut += content.content().readableBytes();
+        if (content instanceof LastHttpContent) {
+            ctx.writeAndFlush(content).addListener(f -> {
+                if (!f.isSuccess()) {
+                    ctx.close();
+                }
+            });
+            if (bodyPending && call != null) {
+                call.abort();
+                bodyPending = false;
+            }
+            finish(ex.closeAfter);
+        } else {
+            ctx.writeAndFlush(content);
+        }
+    }
+
+    @Override
+    public void failed(Reason reason) {
+        Exchange ex = current;
+        if (ex == null) {
+            return;
+        }
+        if (!ex.responseStarted) {
+            if (bodyPending) {
+                ex.closeAfter = true;
+            }
+            local(ex, reason, null);
+        } else {
+            ex.reason = reason.code();
+            ex.closeAfter = true;
+            finish(true);
+        }
+    }
+
+    @Override
+    public void readyForBody() {
+        if (ctx.executor().inEventLoop()) {
+            process();
+        } else {
+            ctx.executor().execute(this::process);
+        }
+    }
+
+    @Override
+    public boolean clientWritable() {
+        return ctx.channel().isWritable();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (call != null) {
+            call.onClientWritabilityChanged(ctx.channel().isWritable());
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    // ---------------------------------------------------------------- answers and completion
+
+    private void local(Exchange ex, Reason reason, String detail) {
+        local(ex, reason.status(), reason.code(), reason.message());
+    }
+
+    private void local(Exchange ex, int status, String reasonCode, String message) {
+        if (call != null) {
+            call.abort();
+        }
+        if (bodyPending) {
+            ex.closeAfter = true; // the rest of the body is not read: close rather than resynchronise
+        }
+        ResponseWriter.writeLocal(ctx, ex, status, reasonCode, message, ex.method.equals(HttpMethod.HEAD));
+        finish(ex.closeAfter);
+    }
+
+    /** Ends the current exchange: log it, then read the next request or close. */
+    private void finish(boolean close) {
+        Exchange ex = current;
+        if (ex == null) {
+            return;
+        }
+        current = null;
+        long upstreamNanos = call == null ? -1 : call.upstreamNanos();
+        call = null;
+        bodyPending = false;
+        shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
+                ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
+                (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
+        if (close || ex.closeAfter) {
+            closing = true;
+            releaseQueue();
+            ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        awaitRequest();
+        process();
+    }
+
+    /** Graceful drain: an idle connection closes now; a busy one closes after its current exchange. */
+    void drain() {
+        if (current == null && queue.isEmpty()) {
+            closing = true;
+            ctx.close();
+        }
+    }
+
+    private void awaitRequest() {
+        cancelHeadTimer();
+        long head = config.http().requestHeadTimeout().toMillis();
+        headTimer = ctx.executor().schedule(this::onHeadTimeout, head, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The request-head deadline: if part of a head arrived and the rest did not in time, 408 and close;
+     * an idle keep-alive connection (no byte at all) is closed silently at the idle timeout.
+     */
+    private void onHeadTimeout() {
+        if (current != null || closing) {
+            return;
+        }
+        ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
+        if (activity != null && activity.seen) {
+            Exchange ex = new Exchange(newRequestId(), HttpMethod.GET, "", null, null, clientAddress(), false);
+            current = ex;
+            ex.closeAfter = true;
+            local(ex, Reason.REQUEST_HEAD_TIMEOUT, null);
+            return;
+        }
+        long remaining = shared.idleTimeoutMillis - config.http().requestHeadTimeout().toMillis();
+        if (remaining <= 0) {
+            closing = true;
+            ctx.close();
+            return;
+        }
+        headTimer = ctx.executor().schedule(() -> {
+            if (current == null && !closing) {
+                ByteActivity a = ctx.pipeline().get(ByteActivity.class);
+                if (a != null && a.seen) {
+                    onHeadTimeout();
+                } else {
+                    closing = true;
+                    ctx.close();
+                }
+            }
+        }, remaining, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelHeadTimer() {
+        if (headTimer != null) {
+            headTimer.cancel(false);
+            headTimer = null;
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        cancelHeadTimer();
+        if (call != null) {
+            call.abort();
+            call = null;
+        }
+        if (current != null) {
+            Exchange ex = current;
+            if (!ex.responseStarted) {
+                ex.status = 499; // the client closed before the answer (nginx's convention)
+                ex.reason = "client.closed";
+            }
+            finish(true);
+        }
+        releaseQueue();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+
+    private void releaseQueue() {
+        HttpObject m;
+        while ((m = queue.poll()) != null) {
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private String scheme() {
+        return "http";
+    }
+
+    private int defaultPort() {
+        return 80;
+    }
+
+    private String clientAddress() {
+        if (ctx.channel().remoteAddress() instanceof InetSocketAddress a) {
+            return a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+        }
+        return "unknown";
+    }
+
+    private static String forwardedNode(String ip) {
+        return ip.indexOf(':') >= 0 ? "\"[" + ip + "]\"" : ip;
+    }
+
+    private static String pathOf(String uri) {
+        int q = uri.indexOf('?');
+        String p = q < 0 ? uri : uri.substring(0, q);
+        int hash = p.indexOf('#');
+        return hash < 0 ? p : p.substring(0, hash);
+    }
+
+    /** Host header to {host, port} (port "" when absent), lower-case, IPv6 in brackets; null when malformed. */
+    static String[] splitHost(String value) {
+        String v = value.trim();
+        if (v.isEmpty() || v.length() > 260) {
+            return null;
+        }
+        String host;
+        String port = "";
+        if (v.charAt(0) == '[') {
+            int close = v.indexOf(']');
+            if (close < 0) {
+                return null;
+            }
+            host = v.substring(0, close + 1);
+            String rest = v.substring(close + 1);
+            if (!rest.isEmpty()) {
+                if (rest.charAt(0) != ':') {
+                    return null;
+                }
+                port = rest.substring(1);
+            }
+        } else {
+            int colon = v.lastIndexOf(':');
+            host = colon < 0 ? v : v.substring(0, colon);
+            port = colon < 0 ? "" : v.substring(colon + 1);
+        }
+        if (!port.isEmpty()) {
+            if (port.length() > 5) {
+                return null;
+            }
+            for (int i = 0; i < port.length(); i++) {
+                if (port.charAt(i) < '0' || port.charAt(i) > '9') {
+                    return null;
+                }
+            }
+            int p = Integer.parseInt(port);
+            if (p < 1 || p > 65535) {
+                return null;
+            }
+        } else if (v.endsWith(":")) {
+            return null;
+        }
+        String normalized = Origin.normalize("http://" + host);
+        if (normalized == null) {
+            return null;
+        }
+        return new String[] {normalized.substring(7), port};
+    }
+
+    private static String requestId(HttpHeaders h) {
+        String id = h.get(ResponseWriter.X_REQUEST_ID);
+        if (id != null && id.length() >= 1 && id.length() <= 128) {
+            boolean ok = true;
+            for (int i = 0; i < id.length() && ok; i++) {
+                char c = id.charAt(i);
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
+            }
+            if (ok) {
+                return id;
+            }
+        }
+        return newRequestId();
+    }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    /** 24 random hex digits (96 bits). */
+    private static String newRequestId() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        char[] id = new char[24];
+        long a = r.nextLong();
+        long b = r.nextLong();
+        for (int i = 0; i < 16; i++) {
+            id[i] = HEX[(int) (a >>> (i * 4)) & 0xF];
+        }
+        for (int i = 16; i < 24; i++) {
+            id[i] = HEX[(int) (b >>> (i * 4)) & 0xF];
+        }
+        return new String(id);
+    }
+}

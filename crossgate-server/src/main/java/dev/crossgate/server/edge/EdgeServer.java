@@ -1,0 +1,117 @@
+package dev.crossgate.server.edge;
+
+import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.observe.AccessLog;
+import dev.crossgate.server.proxy.UpstreamPool;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** The edge server: binds the listener, owns the event loops, the upstream pool and the access log, and drains on stop. */
+public final class EdgeServer implements AutoCloseable {
+    /** What every connection of this server shares. */
+    static final class Shared {
+        final CrossgateConfig config;
+        final UpstreamPool pool;
+        final AccessLog accessLog;
+        final AtomicBoolean draining = new AtomicBoolean();
+        final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+        final long responseTimeoutMillis;
+        final long idleTimeoutMillis;
+
+        Shared(CrossgateConfig config, UpstreamPool pool, AccessLog accessLog) {
+            this.config = config;
+            this.pool = pool;
+            this.accessLog = accessLog;
+            this.responseTimeoutMillis = config.http().upstreamResponseTimeout().toMillis();
+            this.idleTimeoutMillis = config.http().idleTimeout().toMillis();
+        }
+    }
+
+    private final Shared shared;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private Channel listener;
+
+    public EdgeServer(CrossgateConfig config, AccessLog accessLog) {
+        UpstreamPool pool = new UpstreamPool(config.upstream(), config.http().upstreamConnectTimeout(),
+                config.http().upstreamIdleTimeout(), 256);
+        this.shared = new Shared(config, pool, accessLog);
+        this.boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        this.workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+    }
+
+    /** Binds the listener ({@code port} 0 in the configuration means an ephemeral port). */
+    public EdgeServer start() throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childHandler(new EdgeInitializer(shared));
+        CrossgateConfig.Listen l = shared.config.listen();
+        listener = b.bind(l.host(), l.port()).sync().channel();
+        return this;
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) listener.localAddress();
+    }
+
+    public int port() {
+        return address().getPort();
+    }
+
+    public UpstreamPool pool() {
+        return shared.pool;
+    }
+
+    /**
+     * Graceful drain: stop accepting, let in-flight exchanges finish up to {@code deadline} (idle
+     * keep-alive connections are closed at once, busy ones answer with Connection: close), then close
+     * what remains and stop the event loops.
+     */
+    public void drain(Duration deadline) {
+        shared.draining.set(true);
+        if (listener != null) {
+            listener.close().awaitUninterruptibly();
+        }
+        for (Channel ch : shared.connections) {
+            ch.eventLoop().execute(() -> {
+                EdgeHandler h = ch.pipeline().get(EdgeHandler.class);
+                if (h != null) {
+                    h.drain();
+                }
+            });
+        }
+        long end = System.nanoTime() + deadline.toNanos();
+        while (!shared.connections.isEmpty() && System.nanoTime() < end) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        shared.connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+
+    @Override
+    public void close() {
+        drain(Duration.ZERO);
+    }
+}

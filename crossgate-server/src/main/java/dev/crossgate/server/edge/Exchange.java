@@ -1,0 +1,43 @@
+package dev.crossgate.server.edge;
+
+import dev.crossgate.cors.CorsDecision;
+import io.netty.handler.codec.http.HttpMethod;
+
+/** One request and its response as it passes through the edge: what the access log and metrics report. */
+public final class Exchange {
+    final String requestId;
+    final long startNanos;
+    final HttpMethod method;
+    final String path;
+    final String host;
+    final String origin;
+    final String clientAddress;
+    final boolean keepAlive;
+    CorsDecision cors;
+    int status;
+    String reason;
+    long bytesOut;
+    long upstreamNanos = -1;
+    String upstream;
+    boolean responseStarted;
+    boolean closeAfter;
+
+    Exchange(String requestId, HttpMethod method, String path, String host, String origin, String clientAddress, boolean keepAlive) {
+        this.requestId = requestId;
+        this.startNanos = System.nanoTime();
+        this.method = method;
+        this.path = path;
+        this.host = host;
+        this.origin = origin;
+        this.clientAddress = clientAddress;
+        this.keepAlive = keepAlive;
+    }
+
+    public String requestId() {
+        return requestId;
+    }
+
+    public CorsDecision cors() {
+        return cors;
+    }
+}

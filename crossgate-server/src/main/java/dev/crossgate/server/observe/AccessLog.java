@@ -1,0 +1,118 @@
+package dev.crossgate.server.observe;
+
+import java.io.PrintStream;
+import java.time.Instant;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One JSON line per exchange, written by a background thread so that event loops never block on the
+ * output. When the queue is full, lines are dropped and counted rather than slowing the edge down.
+ */
+public final class AccessLog implements AutoCloseable {
+    /** What one line says. */
+    public record Entry(long epochMillis, String requestId, String client, String method, String path, String host, String origin,
+                        int status, String reason, long bytes, long upstreamMicros, long totalMicros, String upstream) {
+        public String toJson() {
+            StringBuilder b = new StringBuilder(256);
+            b.append("{\"time\":\"").append(Instant.ofEpochMilli(epochMillis)).append('"');
+            field(b, "requestId", requestId);
+            field(b, "client", client);
+            field(b, "method", method);
+            field(b, "path", path);
+            field(b, "host", host);
+            field(b, "origin", origin);
+            b.append(",\"status\":").append(status);
+            field(b, "reason", reason);
+            b.append(",\"bytes\":").append(bytes);
+            if (upstreamMicros >= 0) {
+                b.append(",\"upstreamMs\":").append(upstreamMicros / 1000.0);
+            }
+            b.append(",\"totalMs\":").append(totalMicros / 1000.0);
+            field(b, "upstream", upstream);
+            return b.append('}').toString();
+        }
+
+        private static void field(StringBuilder b, String name, String value) {
+            if (value == null) {
+                return;
+            }
+            b.append(",\"").append(name).append("\":\"");
+            for (int i = 0; i < value.length() && i < 2048; i++) {
+                char c = value.charAt(i);
+                if (c == '"' || c == '\\') {
+                    b.append('\\').append(c);
+                } else if (c < 0x20 || c == 0x7f) {
+                    b.append(String.format("\\u%04x", (int) c));
+                } else {
+                    b.append(c);
+                }
+            }
+            b.append('"');
+        }
+    }
+
+    private final BlockingQueue<Entry> queue = new ArrayBlockingQueue<>(65_536);
+    private final AtomicLong dropped = new AtomicLong();
+    private final PrintStream out;
+    private final Thread writer;
+    private volatile boolean closed;
+
+    public AccessLog(PrintStream out) {
+        this.out = out;
+        this.writer = new Thread(this::run, "crossgate-access-log");
+        writer.setDaemon(true);
+        writer.start();
+    }
+
+    /** A log that writes nothing (for embedding and benchmarks that do not want it). */
+    public static AccessLog discarding() {
+        return new AccessLog(null);
+    }
+
+    public void log(Entry e) {
+        if (out != null && !queue.offer(e)) {
+            dropped.incrementAndGet();
+        }
+    }
+
+    public long dropped() {
+        return dropped.get();
+    }
+
+    private void run() {
+        StringBuilder batch = new StringBuilder();
+        while (!closed || !queue.isEmpty()) {
+            try {
+                Entry e = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (e == null) {
+                    continue;
+                }
+                batch.setLength(0);
+                batch.append(e.toJson()).append('\n');
+                Entry more;
+                int n = 0;
+                while (n++ < 256 && (more = queue.poll()) != null) {
+                    batch.append(more.toJson()).append('\n');
+                }
+                out.print(batch);
+                out.flush();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            writer.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package dev.crossgate.server.proxy;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.util.List;
+
+/** Hop-by-hop headers (RFC 9110 section 7.6.1): they describe one connection and are never forwarded. */
+public final class Hop {
+    private Hop() {}
+
+    /**
+     * Removes the hop-by-hop headers and every header named in Connection. Transfer-Encoding is kept:
+     * the HTTP codec frames the forwarded message from it, and a chunked body stays chunked.
+     */
+    public static void removeHopByHop(HttpHeaders h) {
+        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+        for (String line : connection) {
+            for (String token : line.split(",")) {
+                String name = token.trim();
+                if (!name.isEmpty() && !name.equalsIgnoreCase("transfer-encoding")) {
+                    h.remove(name);
+                }
+            }
+        }
+        h.remove(HttpHeaderNames.CONNECTION);
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove("proxy-connection");
+        h.remove(HttpHeaderNames.TE);
+        h.remove(HttpHeaderNames.TRAILER);
+        h.remove(HttpHeaderNames.UPGRADE);
+        h.remove(HttpHeaderNames.PROXY_AUTHENTICATE);
+        h.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
+    }
+}

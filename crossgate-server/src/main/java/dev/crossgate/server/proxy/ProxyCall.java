@@ -1,0 +1,297 @@
+package dev.crossgate.server.proxy;
+
+import dev.crossgate.server.edge.Reason;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Forwards one exchange to the upstream: acquire a pooled connection (or connect), write the request
+ * head, stream the body as the frontend delivers it, stream the response back with backpressure in both
+ * directions, and return the connection to the pool only when both messages completed cleanly.
+ *
+ * <p>A request without a body on a reused pooled connection that the upstream closed before answering
+ * (the keep-alive race behind "broken pipe") is retried once on a new connection when its method is
+ * idempotent. Everything runs on the frontend connection's event loop.
+ */
+public final class ProxyCall {
+    /** What the frontend connection does with the upstream's answer. */
+    public interface Frontend {
+        void responseHead(HttpResponse head);
+
+        void responseContent(HttpContent content);
+
+        /** The exchange failed before or during the response; {@code reason} tells which. */
+        void failed(Reason reason);
+
+        /** The request body may flow: the upstream connection is ready and writable. */
+        void readyForBody();
+
+        boolean clientWritable();
+    }
+
+    private enum State { CONNECTING, FORWARDING, DONE }
+
+    private final UpstreamPool pool;
+    private final EventLoop loop;
+    private final Frontend frontend;
+    private final long responseTimeoutMillis;
+    private HttpRequest head;
+    private boolean retryable;
+    private boolean retried;
+    private Channel channel;
+    private boolean reused;
+    private State state = State.CONNECTING;
+    private boolean requestComplete;
+    private boolean responseStarted;
+    private boolean responseComplete;
+    private boolean upstreamKeepAlive;
+    private ScheduledFuture<?> responseTimer;
+    private long headWrittenNanos;
+    private long firstByteNanos = -1;
+
+    public ProxyCall(UpstreamPool pool, EventLoop loop, Frontend frontend, long responseTimeoutMillis) {
+        this.pool = pool;
+        this.loop = loop;
+        this.frontend = frontend;
+        this.responseTimeoutMillis = responseTimeoutMillis;
+    }
+
+    /** Starts the exchange. {@code head} must be a head without content (the body follows through {@link #sendBody}). */
+    public void start(HttpRequest head, boolean hasBody) {
+        this.head = head;
+        this.retryable = !hasBody && isIdempotent(head);
+        this.requestComplete = !hasBody;
+        acquire();
+    }
+
+    private static boolean isIdempotent(HttpRequest r) {
+        String m = r.method().name();
+        return m.equals("GET") || m.equals("HEAD") || m.equals("OPTIONS") || m.equals("PUT") || m.equals("DELETE") || m.equals("TRACE");
+    }
+
+    private void acquire() {
+        Channel idle = pool.pollIdle(loop);
+        if (idle != null) {
+            reused = true;
+            attach(idle);
+            return;
+        }
+        reused = false;
+        ChannelFuture f = pool.connect(loop);
+        f.addListener(done -> {
+            if (state == State.DONE) {
+                if (done.isSuccess()) {
+                    f.channel().close();
+                }
+                return;
+            }
+            if (!done.isSuccess()) {
+                finishWithFailure(Reason.UPSTREAM_CONNECT_FAILED);
+                return;
+            }
+            attach(f.channel());
+        });
+    }
+
+    private void attach(Channel ch) {
+        channel = ch;
+        ch.pipeline().get(UpstreamHandler.class).call = this;
+        ch.config().setAutoRead(frontend.clientWritable());
+        state = State.FORWARDING;
+        HttpRequest copy = new DefaultHttpRequest(head.protocolVersion(), head.method(), head.uri(), head.headers().copy());
+        ChannelFuture w = requestComplete ? ch.write(copy) : ch.writeAndFlush(copy);
+        if (requestComplete) {
+            w = ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+        headWrittenNanos = System.nanoTime();
+        w.addListener(done -> {
+            if (!done.isSuccess() && state != State.DONE && !responseStarted) {
+                onUpstreamClosed(done.cause());
+            }
+        });
+        if (responseTimeoutMillis > 0) {
+            responseTimer = loop.schedule(this::onResponseTimeout, responseTimeoutMillis, TimeUnit.MILLISECONDS);
+        }
+        if (!requestComplete && ch.isWritable()) {
+            frontend.readyForBody();
+        }
+    }
+
+    /** True when the frontend may deliver request body now. */
+    public boolean canTakeBody() {
+        return state == State.FORWARDING && channel != null && channel.isWritable();
+    }
+
+    /** Forwards a piece of the request body; takes ownership of {@code content}. */
+    public void sendBody(HttpContent content) {
+        if (state != State.FORWARDING || channel == null) {
+            ReferenceCountUtil.release(content);
+            return;
+        }
+        boolean last = content instanceof LastHttpContent;
+        if (last) {
+            requestComplete = true;
+        }
+        channel.writeAndFlush(content).addListener(done -> {
+            if (done.isSuccess() && !last && state == State.FORWARDING && channel.isWritable()) {
+                frontend.readyForBody();
+            }
+        });
+        maybeComplete();
+    }
+
+    void onUpstreamWritabilityChanged(boolean writable) {
+        if (writable && !requestComplete && state == State.FORWARDING) {
+            frontend.readyForBody();
+        }
+    }
+
+    /** The client's connection became (un)writable: stop or resume reading the upstream. */
+    public void onClientWritabilityChanged(boolean writable) {
+        if (channel != null && state == State.FORWARDING) {
+            channel.config().setAutoRead(writable);
+        }
+    }
+
+    void onUpstreamRead(HttpObject msg) {
+        if (state != State.FORWARDING) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg.decoderResult().isFailure()) {
+            ReferenceCountUtil.release(msg);
+            Channel ch = channel;
+            channel = null;
+            ch.close();
+            finishWithFailure(responseStarted ? Reason.UPSTREAM_RESET : Reason.UPSTREAM_MALFORMED);
+            return;
+        }
+        if (msg instanceof HttpResponse res) {
+            if (res.status().code() == 100) {
+                ReferenceCountUtil.release(msg); // interim: the client's own Expect handling is not forwarded
+                return;
+            }
+            if (responseTimer != null) {
+                responseTimer.cancel(false);
+            }
+            firstByteNanos = System.nanoTime();
+            responseStarted = true;
+            upstreamKeepAlive = HttpUtil.isKeepAlive(res);
+            Hop.removeHopByHop(res.headers());
+            frontend.responseHead(res);
+        }
+        if (msg instanceof HttpContent content) {
+            boolean last = content instanceof LastHttpContent;
+            frontend.responseContent(content);
+            if (last) {
+                responseComplete = true;
+                maybeComplete();
+            }
+        }
+    }
+
+    void onUpstreamClosed(Throwable cause) {
+        if (state == State.DONE) {
+            return;
+        }
+        Channel ch = channel;
+        channel = null;
+        if (ch != null) {
+            ch.pipeline().get(UpstreamHandler.class).call = null;
+            ch.close();
+        }
+        if (!responseStarted && reused && retryable && !retried) {
+            // The keep-alive race: the upstream closed an idle pooled connection as we sent on it.
+            retried = true;
+            if (responseTimer != null) {
+                responseTimer.cancel(false);
+            }
+            state = State.CONNECTING;
+            acquire();
+            return;
+        }
+        finishWithFailure(responseStarted ? Reason.UPSTREAM_RESET : Reason.UPSTREAM_RESET);
+    }
+
+    private void onResponseTimeout() {
+        if (state != State.FORWARDING || responseStarted) {
+            return;
+        }
+        Channel ch = channel;
+        channel = null;
+        if (ch != null) {
+            ch.pipeline().get(UpstreamHandler.class).call = null;
+            ch.close();
+        }
+        finishWithFailure(Reason.UPSTREAM_TIMEOUT);
+    }
+
+    private void maybeComplete() {
+        if (state == State.FORWARDING && requestComplete && responseComplete) {
+            state = State.DONE;
+            Channel ch = channel;
+            channel = null;
+            if (ch != null) {
+                ch.pipeline().get(UpstreamHandler.class).call = null;
+                ch.config().setAutoRead(true);
+                if (upstreamKeepAlive) {
+                    pool.release(ch);
+                } else {
+                    ch.close();
+                }
+            }
+        }
+    }
+
+    private void finishWithFailure(Reason reason) {
+        if (state == State.DONE) {
+            return;
+        }
+        state = State.DONE;
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        frontend.failed(reason);
+    }
+
+    /**
+     * The frontend gave up (client closed, request body malformed, response not wanted): the upstream
+     * connection is closed, never returned to the pool, because its framing is in doubt.
+     */
+    public void abort() {
+        if (state == State.DONE && channel == null) {
+            return;
+        }
+        state = State.DONE;
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        Channel ch = channel;
+        channel = null;
+        if (ch != null) {
+            ch.pipeline().get(UpstreamHandler.class).call = null;
+            ch.close();
+        }
+    }
+
+    /** Nanoseconds from writing the request head to the response head, or -1. */
+    public long upstreamNanos() {
+        return firstByteNanos < 0 ? -1 : firstByteNanos - headWrittenNanos;
+    }
+
+    public boolean responseStarted() {
+        return responseStarted;
+    }
+
+}

@@ -1,0 +1,404 @@
+package dev.crossgate.server.edge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.crossgate.server.config.ConfigLoader;
+import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.observe.AccessLog;
+import dev.crossgate.server.testing.LeakCheck;
+import dev.crossgate.server.testing.RawHttp;
+import dev.crossgate.server.testing.RawHttp.Response;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The edge on loopback in front of a real upstream server, driven by a raw-socket client. */
+@ExtendWith(LeakCheck.class)
+class EdgeServerTest {
+    static final String APP = "https://app.example.com";
+
+    @TempDir
+    Path dir;
+
+    HttpServer upstream;
+    EdgeServer edge;
+    final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @BeforeEach
+    void startUpstream() throws IOException {
+        upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        upstream.setExecutor(Executors.newFixedThreadPool(8));
+        upstream.createContext("/hello", ex -> {
+            byte[] body = "{\"hello\":true}".getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().add("Content-Type", "application/json");
+            // A backend with its own (wrong) CORS layer: Crossgate must remove it.
+            ex.getResponseHeaders().add("Access-Control-Allow-Origin", "*");
+            ex.getResponseHeaders().add("Access-Control-Allow-Credentials", "true");
+            ex.getResponseHeaders().add("Vary", "Accept-Encoding");
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        upstream.createContext("/echo", ex -> {
+            StringBuilder b = new StringBuilder();
+            ex.getRequestHeaders().forEach((k, v) -> b.append(k.toLowerCase()).append('=').append(String.join("|", v)).append('\n'));
+            byte[] in = ex.getRequestBody().readAllBytes();
+            b.append("body-bytes=").append(in.length).append('\n');
+            byte[] body = b.toString().getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        upstream.createContext("/slow", ex -> {
+            try {
+                Thread.sleep(3000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ex.sendResponseHeaders(200, -1);
+            ex.close();
+        });
+        upstream.createContext("/status/", ex -> {
+            int code = Integer.parseInt(ex.getRequestURI().getPath().substring("/status/".length()));
+            byte[] body = ("{\"status\":" + code + "}").getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(code, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        upstream.start();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (edge != null) {
+            edge.close();
+        }
+        upstream.stop(0);
+        for (AutoCloseable c : closeables) {
+            c.close();
+        }
+    }
+
+    private EdgeServer start(String yaml, int upstreamPort) throws Exception {
+        Path f = dir.resolve("crossgate.yaml");
+        Files.writeString(f, yaml + "\nlisten: 127.0.0.1:0\nupstream: http://127.0.0.1:" + upstreamPort + "\n");
+        CrossgateConfig c = ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir));
+        edge = new EdgeServer(c, AccessLog.discarding()).start();
+        return edge;
+    }
+
+    private static final String PROD = """
+            profile: prod
+            hosts: [api.example.com, "10.0.2.2:8080"]
+            http:
+              maxBodySize: 1KB
+              upstreamResponseTimeout: 500ms
+              requestHeadTimeout: 500ms
+            cors:
+              allowedOrigins: [https://app.example.com]
+              allowCredentials: true
+              allowedMethods: [GET, PUT]
+              allowedHeaders: [Authorization, X-Custom]
+              exposedHeaders: [X-Request-Id]
+            """;
+
+    private EdgeServer prod() throws Exception {
+        return start(PROD, upstream.getAddress().getPort());
+    }
+
+    @Test
+    void aProxiedResponseCarriesTheEdgePolicyAndNotTheUpstreamsOwnCorsHeaders() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/hello", "api.example.com", "Origin: " + APP)).read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("{\"hello\":true}");
+            assertThat(r.headers("access-control-allow-origin")).containsExactly(APP);
+            assertThat(r.headers("access-control-allow-credentials")).containsExactly("true");
+            assertThat(r.header("access-control-expose-headers")).isEqualTo("X-Request-Id");
+            assertThat(r.headers("vary")).containsExactly("Accept-Encoding, Origin");
+            assertThat(r.header("x-request-id")).hasSize(24);
+        }
+    }
+
+    @Test
+    void preflightsAreAnsweredAtTheEdgeWithTheirReason() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response ok = c.send("OPTIONS /hello HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " + APP
+                    + "\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: authorization, x-custom\r\n\r\n").read();
+            assertThat(ok.status()).isEqualTo(204);
+            assertThat(ok.header("access-control-allow-methods")).isEqualTo("GET, PUT");
+            assertThat(ok.header("access-control-allow-headers")).isEqualTo("Authorization, X-Custom");
+            Response refused = c.send("OPTIONS /hello HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " + APP
+                    + "\r\nAccess-Control-Request-Method: DELETE\r\n\r\n").read();
+            assertThat(refused.status()).isEqualTo(403);
+            assertThat(refused.header("x-crossgate-reason")).isEqualTo("cors.method_not_allowed");
+            assertThat(refused.header("access-control-allow-origin")).isNull();
+        }
+    }
+
+    @Test
+    void aRefusedOriginNeverReachesTheUpstreamAndGetsAJsonReason() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/hello", "api.example.com", "Origin: https://evil.example", "X-Request-Id: abc-123")).read();
+            assertThat(r.status()).isEqualTo(403);
+            assertThat(r.header("content-type")).isEqualTo("application/json; charset=utf-8");
+            assertThat(r.body()).isEqualTo("{\"error\":\"origin \\\"https://evil.example\\\" is not allowed by the CORS policy\","
+                    + "\"reason\":\"cors.origin_not_allowed\",\"requestId\":\"abc-123\"}\n");
+            assertThat(r.header("vary")).isEqualTo("Origin");
+            assertThat(r.header("access-control-allow-origin")).isNull();
+        }
+    }
+
+    @Test
+    void hostsOutsideTheListAreMisdirectedAndTheEmulatorHostDependsOnTheProfile() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/hello", "evil.example", "Origin: " + APP)).read();
+            assertThat(r.status()).isEqualTo(421);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("host.not_allowed");
+            // CORS headers on the error so that the page can read why.
+            assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+            assertThat(c.send(RawHttp.get("/hello", "10.0.2.2:8080")).read().status()).isEqualTo(200);
+            assertThat(c.send(RawHttp.get("/hello", "10.0.2.2:8081")).read().status()).isEqualTo(421);
+        }
+        edge.close();
+        start("profile: prod\nhosts: [api.example.com]\n", upstream.getAddress().getPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            assertThat(c.send(RawHttp.get("/hello", "10.0.2.2:8080")).read().status()).isEqualTo(421);
+        }
+        edge.close();
+        start("profile: dev\n", upstream.getAddress().getPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            assertThat(c.send(RawHttp.get("/hello", "10.0.2.2:8080")).read().status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void malformedHostHeadersAreBadRequests() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            assertThat(c.send("GET /hello HTTP/1.1\r\n\r\n").read().header("x-crossgate-reason")).isEqualTo("host.missing");
+        }
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("GET /hello HTTP/1.1\r\nHost: api.example.com\r\nHost: other.example\r\n\r\n").read();
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("host.duplicate");
+        }
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("GET /hello HTTP/1.1\r\nHost: api.example.com:99999\r\n\r\n").read();
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("host.invalid");
+        }
+    }
+
+    @Test
+    void malformedRequestsGetTheirStatusAndTheConnectionIsClosed() throws Exception {
+        prod();
+        String[][] cases = {
+                {"GET /hello HTTP/1.1\r\nHost: api.example.com\r\nBad Header\r\n\r\n", "400", "http.malformed"},
+                {"GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: api.example.com\r\n\r\n", "414", "http.uri_too_long"},
+                {"GET /hello HTTP/1.1\r\nHost: api.example.com\r\nX-Big: " + "b".repeat(20000) + "\r\n\r\n", "431", "http.headers_too_large"},
+                {"POST /echo HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5000\r\n\r\n", "413", "http.body_too_large"},
+                {"POST /echo HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "400", "http.malformed"},
+        };
+        for (String[] c : cases) {
+            try (RawHttp client = new RawHttp(edge.port())) {
+                Response r = client.send(c[0]).read();
+                assertThat(r.status()).as(c[2]).isEqualTo(Integer.parseInt(c[1]));
+                assertThat(r.header("x-crossgate-reason")).as(c[2]).isEqualTo(c[2]);
+                assertThat(r.header("connection")).as(c[2]).isEqualTo("close");
+                assertThat(client.closedByServer(2000)).as(c[2]).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void anUnknownTransferCodingIsNotImplemented() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n").read();
+            assertThat(r.status()).isIn(400, 501);
+            assertThat(c.closedByServer(2000)).isTrue();
+        }
+    }
+
+    @Test
+    void aRequestHeadThatStallsGets408() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("GET /hello HTTP/1.1\r\nHost: api.exa").read();
+            assertThat(r.status()).isEqualTo(408);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("http.request_timeout");
+            assertThat(c.closedByServer(2000)).isTrue();
+        }
+    }
+
+    @Test
+    void upstreamFailuresAre502And504WithCorsHeaders() throws Exception {
+        int deadPort;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            deadPort = s.getLocalPort();
+        }
+        start(PROD, deadPort);
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/hello", "api.example.com", "Origin: " + APP)).read();
+            assertThat(r.status()).isEqualTo(502);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("upstream.connect_failed");
+            assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+        }
+        edge.close();
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/slow", "api.example.com", "Origin: " + APP)).read();
+            assertThat(r.status()).isEqualTo(504);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("upstream.timeout");
+            assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+            // The connection stays usable after a timeout.
+            assertThat(c.send(RawHttp.get("/hello", "api.example.com")).read().status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void upstreamErrorStatusesPassThroughWithCorsHeaders() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            for (int code : new int[] {401, 404, 429, 500}) {
+                Response r = c.send(RawHttp.get("/status/" + code, "api.example.com", "Origin: " + APP)).read();
+                assertThat(r.status()).isEqualTo(code);
+                assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+                assertThat(r.body()).isEqualTo("{\"status\":" + code + "}");
+            }
+        }
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            c.send(RawHttp.get("/status/404", "api.example.com") + RawHttp.get("/hello", "api.example.com")
+                    + RawHttp.get("/status/500", "api.example.com"));
+            assertThat(c.read().status()).isEqualTo(404);
+            assertThat(c.read().status()).isEqualTo(200);
+            assertThat(c.read().status()).isEqualTo(500);
+        }
+    }
+
+    @Test
+    void headersAreSanitisedAndForwardedHeadersAreSetByTheEdge() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nX_Injected: 1\r\nX-Forwarded-For: 6.6.6.6\r\n"
+                    + "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nContent-Length: 3\r\n\r\nabc").read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).contains("x-forwarded-for=127.0.0.1\n", "x-forwarded-proto=http\n", "x-forwarded-host=api.example.com\n",
+                    "forwarded=for=127.0.0.1;proto=http;host=\"api.example.com\"\n", "body-bytes=3\n", "x-request-id=");
+            assertThat(r.body()).doesNotContain("x_injected", "6.6.6.6", "x-hop");
+        }
+    }
+
+    @Test
+    void chunkedUploadsAreStreamedAndOversizedOnesRefusedMidway() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n").read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).contains("body-bytes=11\n");
+        }
+        try (RawHttp c = new RawHttp(edge.port())) {
+            String chunk = "200\r\n" + "x".repeat(512) + "\r\n";
+            Response r = c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk.repeat(3)).read();
+            assertThat(r.status()).isEqualTo(413);
+            assertThat(c.closedByServer(2000)).isTrue();
+        }
+    }
+
+    @Test
+    void anIdempotentRequestIsRetriedOnceWhenThePooledConnectionWasClosedByTheUpstream() throws Exception {
+        AtomicInteger connections = new AtomicInteger();
+        ServerSocket racy = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        closeables.add(racy);
+        Thread t = new Thread(() -> {
+            while (!racy.isClosed()) {
+                try {
+                    Socket s = racy.accept();
+                    connections.incrementAndGet();
+                    new Thread(() -> serveOneThenDropNext(s)).start();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        start(PROD, racy.getLocalPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            for (int i = 0; i < 3; i++) {
+                Response r = c.send(RawHttp.get("/x", "api.example.com")).read();
+                assertThat(r.status()).as("request " + i).isEqualTo(200);
+            }
+        }
+        assertThat(connections.get()).isEqualTo(3);
+    }
+
+    /** Answers one request with keep-alive, then reads the next and closes without answering: the keep-alive race. */
+    private static void serveOneThenDropNext(Socket s) {
+        try (s) {
+            InputStream in = s.getInputStream();
+            OutputStream out = s.getOutputStream();
+            readHead(in);
+            out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            readHead(in);
+        } catch (IOException ignored) {
+            // the edge closed first
+        }
+    }
+
+    private static void readHead(InputStream in) throws IOException {
+        int state = 0;
+        int c;
+        while ((c = in.read()) != -1) {
+            state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+            if (state == 4) {
+                return;
+            }
+        }
+        throw new IOException("closed");
+    }
+
+    @Test
+    void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
+        prod();
+        RawHttp idle = new RawHttp(edge.port());
+        closeables.add(idle);
+        assertThat(idle.send(RawHttp.get("/hello", "api.example.com")).read().status()).isEqualTo(200);
+        EdgeServer e = edge;
+        edge = null;
+        long t0 = System.nanoTime();
+        e.drain(Duration.ofSeconds(5));
+        assertThat(idle.closedByServer(1000)).isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(4));
+    }
+}
