@@ -41,6 +41,16 @@ public final class CorsRoutes {
         return defaultPolicy;
     }
 
+    /** The path prefix of the route chosen for {@code path}, or {@code "*"} for the default policy (a metrics label). */
+    public String routeFor(String path) {
+        for (Route r : routes) {
+            if (matches(r.path, path)) {
+                return r.path;
+            }
+        }
+        return "*";
+    }
+
     static boolean matches(String prefix, String path) {
         if (prefix.equals("/")) {
             return true;

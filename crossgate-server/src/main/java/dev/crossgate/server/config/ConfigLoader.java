@@ -130,7 +130,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "hosts", "http", "cors");
+        b.declare(top, "profile", "listen", "upstream", "hosts", "http", "admin", "cors");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -164,7 +164,7 @@ public final class ConfigLoader {
         boolean dev = profile == Profile.DEV;
         Source def = Source.defaultOf(profile);
 
-        Listen listen = parseListen(b, top.string("listen", "0.0.0.0:8080", def));
+        Listen listen = parseListen(b, top.string("listen", "0.0.0.0:8080", def), "listen");
         URI upstream = parseUpstream(b, top.string("upstream", "http://127.0.0.1:8000", def));
         List<HostPattern> hosts = parseHosts(b, top.list("hosts", dev ? DEV_HOSTS : List.of(), def), profile);
 
@@ -185,6 +185,11 @@ public final class ConfigLoader {
         Sourced<Duration> upstreamIdle = positive(b, http.duration("upstreamIdleTimeout", Duration.ofSeconds(30), def),
                 "http.upstreamIdleTimeout", "30s");
 
+        Section adminSection = top.section("admin");
+        b.declare(adminSection, "listen", "enabled");
+        boolean adminEnabled = adminSection.bool("enabled", true, def).value();
+        Listen adminListen = parseListen(b, adminSection.string("listen", "127.0.0.1:9090", def), "admin.listen");
+
         CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
 
         b.finish(OTHER_ENV);
@@ -195,7 +200,8 @@ public final class ConfigLoader {
             List<ConfigProblem> warnings = problems.stream().filter(p -> !p.isError()).toList();
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
-                            responseTimeout.value(), upstreamIdle.value()), cors, List.copyOf(b.settings()), warnings);
+                            responseTimeout.value(), upstreamIdle.value()),
+                    new CrossgateConfig.Admin(adminEnabled ? adminListen : null), cors, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
     }
@@ -289,7 +295,7 @@ public final class ConfigLoader {
         }
     }
 
-    private static Listen parseListen(Binder b, Sourced<String> s) {
+    private static Listen parseListen(Binder b, Sourced<String> s, String path) {
         String v = s.value() == null ? "" : s.value().trim();
         String host;
         String port;
@@ -312,8 +318,8 @@ public final class ConfigLoader {
             // reported below
         }
         if (host.isEmpty() || n < 0 || n > 65535 || host.indexOf('/') >= 0) {
-            b.problem("listen", s.source(), v, "listen: \"" + v + "\" is not an address (expected: HOST:PORT such as 0.0.0.0:8080 or [::]:8080)",
-                    "write listen: 0.0.0.0:8080");
+            b.problem(path, s.source(), v, path + ": \"" + v + "\" is not an address (expected: HOST:PORT such as 0.0.0.0:8080 or [::]:8080)",
+                    "write " + path + ": 0.0.0.0:8080");
             return new Listen("0.0.0.0", 8080);
         }
         return new Listen(host, n);

@@ -15,6 +15,7 @@ import java.util.List;
  * @param upstream the backend requests are forwarded to
  * @param hosts    the Host header values accepted (HTTP 421 {@code host.not_allowed} otherwise)
  * @param http     request limits and timeouts
+ * @param admin    the admin listener (metrics, health, readiness)
  * @param cors     the cross-origin policy: a default and per-route policies
  * @param settings every effective value with its source, for {@code crossgate check}
  * @param warnings problems that did not prevent starting
@@ -25,6 +26,7 @@ public record CrossgateConfig(
         URI upstream,
         List<HostPattern> hosts,
         Http http,
+        Admin admin,
         CorsRoutes cors,
         List<Setting> settings,
         List<ConfigProblem> warnings) {
@@ -49,6 +51,9 @@ public record CrossgateConfig(
      */
     public record Http(long maxBodySize, Duration requestHeadTimeout, Duration idleTimeout, Duration upstreamConnectTimeout,
                        Duration upstreamResponseTimeout, Duration upstreamIdleTimeout) {}
+
+    /** The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}; off when {@code listen} is null. */
+    public record Admin(Listen listen) {}
 
     /** Whether a request's Host (name and port) is in {@link #hosts()}. */
     public boolean hostAllowed(String host, int port) {

@@ -65,6 +65,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         shared.connections.add(ctx.channel());
+        shared.metrics.openConnections().incrementAndGet();
         if (shared.draining.get()) {
             ctx.close();
             return;
@@ -256,6 +257,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private CorsDecision corsDecision(HttpRequest req, Exchange ex, String[] hostPort) {
         HttpHeaders h = req.headers();
         CorsPolicy policy = config.cors().policyFor(ex.path);
+        ex.route = config.cors().routeFor(ex.path);
         String origin = ex.origin;
         if (origin != null && isSameOrigin(origin, hostPort)) {
             origin = null; // a same-origin request (a form POST from the site itself) is not a CORS request
@@ -438,6 +440,17 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         long upstreamNanos = call == null ? -1 : call.upstreamNanos();
         call = null;
         bodyPending = false;
+        if (upstreamNanos >= 0) {
+            shared.metrics.upstreamLatency(upstreamNanos);
+        }
+        CorsDecision cors = ex.cors;
+        if (cors != null && cors.isPreflight()) {
+            shared.metrics.preflight(cors.allowed());
+        }
+        if (cors != null && !cors.allowed()) {
+            shared.metrics.corsRefusal(cors.reasonCode());
+        }
+        shared.metrics.request(ex.route, ex.status, ex.reason);
         shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
                 ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
                 (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
@@ -509,6 +522,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        shared.metrics.openConnections().decrementAndGet();
         cancelHeadTimer();
         if (call != null) {
             call.abort();

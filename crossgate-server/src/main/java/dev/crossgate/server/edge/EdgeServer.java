@@ -2,6 +2,7 @@ package dev.crossgate.server.edge;
 
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.observe.AccessLog;
+import dev.crossgate.server.observe.Metrics;
 import dev.crossgate.server.proxy.UpstreamPool;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -25,6 +26,7 @@ public final class EdgeServer implements AutoCloseable {
         final CrossgateConfig config;
         final UpstreamPool pool;
         final AccessLog accessLog;
+        final Metrics metrics = new Metrics();
         final AtomicBoolean draining = new AtomicBoolean();
         final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
         final long responseTimeoutMillis;
@@ -43,6 +45,7 @@ public final class EdgeServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private Channel listener;
+    private AdminServer admin;
 
     public EdgeServer(CrossgateConfig config, AccessLog accessLog) {
         UpstreamPool pool = new UpstreamPool(config.upstream(), config.http().upstreamConnectTimeout(),
@@ -63,6 +66,14 @@ public final class EdgeServer implements AutoCloseable {
                 .childHandler(new EdgeInitializer(shared));
         CrossgateConfig.Listen l = shared.config.listen();
         listener = b.bind(l.host(), l.port()).sync().channel();
+        UpstreamPool pool = shared.pool;
+        shared.metrics.gauge("crossgate.upstream.pool.open", "Open upstream connections", pool::openConnections);
+        shared.metrics.gauge("crossgate.upstream.pool.idle", "Idle pooled upstream connections", pool::idleConnections);
+        CrossgateConfig.Listen a = shared.config.admin().listen();
+        if (a != null) {
+            admin = new AdminServer(shared);
+            admin.start(boss, workers, a.host(), a.port());
+        }
         return this;
     }
 
@@ -72,6 +83,15 @@ public final class EdgeServer implements AutoCloseable {
 
     public int port() {
         return address().getPort();
+    }
+
+    /** The admin listener's address, or null when it is off. */
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.address();
+    }
+
+    public Metrics metrics() {
+        return shared.metrics;
     }
 
     public UpstreamPool pool() {
@@ -106,6 +126,9 @@ public final class EdgeServer implements AutoCloseable {
             }
         }
         shared.connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+        if (admin != null) {
+            admin.close();
+        }
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }

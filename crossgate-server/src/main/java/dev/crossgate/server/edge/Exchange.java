@@ -14,6 +14,7 @@ public final class Exchange {
     final String clientAddress;
     final boolean keepAlive;
     CorsDecision cors;
+    String route = "*";
     int status;
     String reason;
     long bytesOut;

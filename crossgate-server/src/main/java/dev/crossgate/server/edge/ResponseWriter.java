@@ -153,6 +153,26 @@ public final class ResponseWriter {
         return f;
     }
 
+    /** Writes a locally generated answer with a body of its own (health, metrics), through {@link #prepare}. */
+    static ChannelFuture writeBody(ChannelHandlerContext ctx, Exchange ex, int status, String contentType, String text, boolean head) {
+        ByteBuf body = Unpooled.copiedBuffer(text, StandardCharsets.UTF_8);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
+                head ? Unpooled.EMPTY_BUFFER : body);
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        if (head) {
+            body.release();
+        }
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        prepare(ex, res, false);
+        ex.bytesOut += res.content().readableBytes();
+        ChannelFuture f = ctx.writeAndFlush(res);
+        if (ex.closeAfter) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+        return f;
+    }
+
     static String jsonString(String s) {
         if (s == null) {
             return "null";

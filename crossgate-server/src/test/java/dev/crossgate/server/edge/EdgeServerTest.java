@@ -99,7 +99,8 @@ class EdgeServerTest {
 
     private EdgeServer start(String yaml, int upstreamPort) throws Exception {
         Path f = dir.resolve("crossgate.yaml");
-        Files.writeString(f, yaml + "\nlisten: 127.0.0.1:0\nupstream: http://127.0.0.1:" + upstreamPort + "\n");
+        Files.writeString(f, yaml + "\nlisten: 127.0.0.1:0\nupstream: http://127.0.0.1:" + upstreamPort + "\n"
+                + (yaml.contains("admin:") ? "" : "admin:\n  listen: 127.0.0.1:0\n"));
         CrossgateConfig c = ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir));
         edge = new EdgeServer(c, AccessLog.discarding()).start();
         return edge;
@@ -386,6 +387,40 @@ class EdgeServerTest {
             }
         }
         throw new IOException("closed");
+    }
+
+    @Test
+    void theAdminListenerServesMetricsHealthAndReadinessWithReasonCodes() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            c.send(RawHttp.get("/hello", "api.example.com", "Origin: https://evil.example")).read();
+            c.send(RawHttp.get("/hello", "api.example.com", "Origin: " + APP)).read();
+            c.send("OPTIONS /hello HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " + APP + "\r\nAccess-Control-Request-Method: PUT\r\n\r\n").read();
+        }
+        int admin = edge.adminAddress().getPort();
+        try (RawHttp c = new RawHttp(admin)) {
+            Response m = null;
+            for (int i = 0; i < 50; i++) {
+                m = c.send(RawHttp.get("/metrics", "localhost")).read();
+                if (m.body().contains("crossgate_preflights_total{result=\"allowed\"} 1.0")) {
+                    break;
+                }
+                Thread.sleep(20);
+            }
+            assertThat(m.status()).isEqualTo(200);
+            assertThat(m.body()).contains(
+                    "crossgate_requests_total{reason=\"cors.origin_not_allowed\",route=\"*\",status=\"403\"} 1.0",
+                    "crossgate_requests_total{reason=\"\",route=\"*\",status=\"200\"} 1.0",
+                    "crossgate_cors_refusals_total{reason=\"cors.origin_not_allowed\"} 1.0",
+                    "crossgate_preflights_total{result=\"allowed\"} 1.0",
+                    "crossgate_upstream_latency_seconds_count 1",
+                    "crossgate_connections_open");
+            Response health = c.send(RawHttp.get("/healthz", "localhost", "Origin: " + APP)).read();
+            assertThat(health.status()).isEqualTo(200);
+            assertThat(health.header("access-control-allow-origin")).isEqualTo(APP);
+            assertThat(c.send(RawHttp.get("/readyz", "localhost")).read().body()).isEqualTo("{\"status\":\"ready\"}\n");
+            assertThat(c.send(RawHttp.get("/nope", "localhost")).read().status()).isEqualTo(404);
+        }
     }
 
     @Test

@@ -1,0 +1,85 @@
+package dev.crossgate.server.edge;
+
+import dev.crossgate.cors.CorsPolicy;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import java.net.InetSocketAddress;
+
+/**
+ * The admin listener, apart from client traffic: {@code GET /metrics} (Prometheus text format),
+ * {@code /healthz} (the process is alive) and {@code /readyz} (accepting traffic; 503 while draining).
+ * Its answers leave through the same {@link ResponseWriter} as every other response.
+ */
+final class AdminServer {
+    private final EdgeServer.Shared shared;
+    private Channel listener;
+
+    AdminServer(EdgeServer.Shared shared) {
+        this.shared = shared;
+    }
+
+    void start(EventLoopGroup boss, EventLoopGroup workers, String host, int port) throws InterruptedException {
+        listener = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new Handler());
+                    }
+                }).bind(host, port).sync().channel();
+    }
+
+    InetSocketAddress address() {
+        return (InetSocketAddress) listener.localAddress();
+    }
+
+    void close() {
+        if (listener != null) {
+            listener.close().awaitUninterruptibly();
+        }
+    }
+
+    private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            String path = req.uri().split("\\?", 2)[0];
+            String origin = req.headers().get(HttpHeaderNames.ORIGIN);
+            Exchange ex = new Exchange("admin-" + System.nanoTime(), req.method(), path, req.headers().get(HttpHeaderNames.HOST), origin,
+                    String.valueOf(ctx.channel().remoteAddress()), HttpUtil.isKeepAlive(req));
+            CorsPolicy policy = shared.config.cors().policyFor(path);
+            ex.cors = policy.decide(req.method().name(), origin, req.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD),
+                    req.headers().getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS));
+            boolean head = req.method().equals(HttpMethod.HEAD);
+            if (req.decoderResult().isFailure()) {
+                ex.closeAfter = true;
+                ResponseWriter.writeLocal(ctx, ex, 400, Reason.HTTP_MALFORMED.code(), Reason.HTTP_MALFORMED.message(), head);
+                return;
+            }
+            if (ex.cors.isPreflight()) {
+                ResponseWriter.writeLocal(ctx, ex, ex.cors.preflightStatus(), ex.cors.reasonCode(), ex.cors.message(), head);
+                return;
+            }
+            switch (path) {
+                case "/metrics" -> ResponseWriter.writeBody(ctx, ex, 200, "text/plain; version=0.0.4; charset=utf-8", shared.metrics.scrape(), head);
+                case "/healthz" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", "{\"status\":\"ok\"}\n", head);
+                case "/readyz" -> {
+                    boolean ready = !shared.draining.get();
+                    ResponseWriter.writeBody(ctx, ex, ready ? 200 : 503, "application/json",
+                            ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"draining\"}\n", head);
+                }
+                default -> ResponseWriter.writeLocal(ctx, ex, 404, Reason.NOT_FOUND.code(), Reason.NOT_FOUND.message(), head);
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.crossgate.server.observe;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * Prometheus metrics of the edge. Every refusal is counted under its reason code, the same code as in
+ * the response and the access log. Meters are looked up once per distinct label set and cached.
+ */
+public final class Metrics {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final ConcurrentHashMap<RequestKey, Counter> requests = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> corsRefusals = new ConcurrentHashMap<>();
+    private final Counter preflightsAllowed;
+    private final Counter preflightsRefused;
+    private final Timer upstreamLatency;
+    private final AtomicInteger openConnections = new AtomicInteger();
+
+    private record RequestKey(String route, int status, String reason) {}
+
+    public Metrics() {
+        preflightsAllowed = Counter.builder("crossgate.preflights").tag("result", "allowed")
+                .description("CORS preflights answered at the edge").register(registry);
+        preflightsRefused = Counter.builder("crossgate.preflights").tag("result", "refused")
+                .description("CORS preflights answered at the edge").register(registry);
+        upstreamLatency = Timer.builder("crossgate.upstream.latency").description("Time from sending a request upstream to its response head")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60))
+                .register(registry);
+        Gauge.builder("crossgate.connections.open", openConnections, AtomicInteger::get).description("Open client connections").register(registry);
+    }
+
+    /** Counts one finished exchange. {@code reason} is null for a normal answer. */
+    public void request(String route, int status, String reason) {
+        requests.computeIfAbsent(new RequestKey(route, status, reason == null ? "" : reason),
+                k -> Counter.builder("crossgate.requests").description("Exchanges by route, status and reason code")
+                        .tag("route", k.route()).tag("status", Integer.toString(k.status())).tag("reason", k.reason()).register(registry))
+                .increment();
+    }
+
+    public void corsRefusal(String reason) {
+        corsRefusals.computeIfAbsent(reason, r -> Counter.builder("crossgate.cors.refusals").description("CORS refusals by reason code")
+                .tag("reason", r).register(registry)).increment();
+    }
+
+    public void preflight(boolean allowed) {
+        (allowed ? preflightsAllowed : preflightsRefused).increment();
+    }
+
+    public void upstreamLatency(long nanos) {
+        upstreamLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public AtomicInteger openConnections() {
+        return openConnections;
+    }
+
+    /** Registers a gauge read from {@code value} (pool sizes, for example). */
+    public void gauge(String name, String description, Supplier<Number> value) {
+        Gauge.builder(name, value).description(description).register(registry);
+    }
+
+    /** The Prometheus text exposition. */
+    public String scrape() {
+        return registry.scrape();
+    }
+}
