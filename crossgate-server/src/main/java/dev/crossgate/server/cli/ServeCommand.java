@@ -39,6 +39,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--upstream", paramLabel = "URL", description = "The backend to forward to (also CROSSGATE_UPSTREAM).")
     String upstream;
 
+    @Option(names = "--tls-self-signed", description = "Serve HTTPS with a fresh self-signed certificate for localhost, 127.0.0.1, ::1 and 10.0.2.2.")
+    boolean tlsSelfSigned;
+
     @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", description = "How long SIGTERM waits for in-flight exchanges (default: ${DEFAULT-VALUE}).")
     String drainTimeout;
 
@@ -51,7 +54,7 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         ConfigLoader.Result r = ConfigLoader.inspect(new ConfigLoader.Options(config, profile, context.env(), context.workingDirectory())
-                .with("listen", listen).with("upstream", upstream));
+                .with("listen", listen).with("upstream", upstream).with("tls.selfSigned", tlsSelfSigned ? "true" : null));
         for (ConfigProblem p : r.problems()) {
             err.println(p.describe());
         }
@@ -68,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
         CrossgateConfig c = r.config();
         AccessLog log = new AccessLog(System.out);
         EdgeServer server = new EdgeServer(c, log).start();
-        err.println("crossgate: profile " + c.profile() + ", listening on http://" + server.address().getHostString() + ":" + server.port()
+        err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
                 + ", forwarding to " + c.upstream());
         err.flush();
         CountDownLatch stop = new CountDownLatch(1);

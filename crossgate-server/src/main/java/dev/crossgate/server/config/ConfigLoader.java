@@ -130,7 +130,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "hosts", "http", "admin", "cors");
+        b.declare(top, "profile", "listen", "upstream", "hosts", "http", "tls", "admin", "cors");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -185,6 +185,27 @@ public final class ConfigLoader {
         Sourced<Duration> upstreamIdle = positive(b, http.duration("upstreamIdleTimeout", Duration.ofSeconds(30), def),
                 "http.upstreamIdleTimeout", "30s");
 
+        Section tlsSection = top.section("tls");
+        b.declare(tlsSection, "certificate", "key", "selfSigned", "hsts");
+        Sourced<String> cert = tlsSection.string("certificate", null, def);
+        Sourced<String> key = tlsSection.string("key", null, def);
+        boolean selfSigned = tlsSection.bool("selfSigned", false, def).value();
+        Duration hsts = tlsSection.duration("hsts", Duration.ZERO, def).value();
+        Path certPath = pemFile(b, cert, "tls.certificate", options.workingDirectory());
+        Path keyPath = pemFile(b, key, "tls.key", options.workingDirectory());
+        if ((cert.value() == null) != (key.value() == null)) {
+            b.problem(cert.value() == null ? "tls.certificate" : "tls.key", (cert.value() == null ? key : cert).source(), null,
+                    "tls.certificate and tls.key go together, and only one is set", "set both, or neither (or tls.selfSigned: true for local HTTPS)");
+        }
+        if (selfSigned && cert.value() != null) {
+            b.problem("tls.selfSigned", cert.source(), "true", "tls.selfSigned and tls.certificate are both set", "keep one of them");
+        }
+        if (selfSigned && profile == Profile.PROD) {
+            b.warn("tls.selfSigned", def, "true", "a self-signed certificate in the prod profile: browsers and apps will refuse it",
+                    "use a certificate from a CA (tls.certificate and tls.key)");
+        }
+        CrossgateConfig.Tls tls = new CrossgateConfig.Tls(certPath, keyPath, selfSigned, hsts);
+
         Section adminSection = top.section("admin");
         b.declare(adminSection, "listen", "enabled");
         boolean adminEnabled = adminSection.bool("enabled", true, def).value();
@@ -201,9 +222,20 @@ public final class ConfigLoader {
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value()),
-                    new CrossgateConfig.Admin(adminEnabled ? adminListen : null), cors, List.copyOf(b.settings()), warnings);
+                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), cors, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
+    }
+
+    private static Path pemFile(Binder b, Sourced<String> s, String path, Path cwd) {
+        if (s.value() == null) {
+            return null;
+        }
+        Path p = cwd.resolve(s.value());
+        if (!Files.isReadable(p)) {
+            b.problem(path, s.source(), s.value(), path + ": " + p + " does not exist or cannot be read", "give the path of a PEM file");
+        }
+        return p;
     }
 
     private static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path, String example) {

@@ -15,6 +15,7 @@ import java.util.List;
  * @param upstream the backend requests are forwarded to
  * @param hosts    the Host header values accepted (HTTP 421 {@code host.not_allowed} otherwise)
  * @param http     request limits and timeouts
+ * @param tls      TLS on the listener (off when neither a certificate nor selfSigned is set)
  * @param admin    the admin listener (metrics, health, readiness)
  * @param cors     the cross-origin policy: a default and per-route policies
  * @param settings every effective value with its source, for {@code crossgate check}
@@ -26,6 +27,7 @@ public record CrossgateConfig(
         URI upstream,
         List<HostPattern> hosts,
         Http http,
+        Tls tls,
         Admin admin,
         CorsRoutes cors,
         List<Setting> settings,
@@ -51,6 +53,20 @@ public record CrossgateConfig(
      */
     public record Http(long maxBodySize, Duration requestHeadTimeout, Duration idleTimeout, Duration upstreamConnectTimeout,
                        Duration upstreamResponseTimeout, Duration upstreamIdleTimeout) {}
+
+    /**
+     * TLS on the listener.
+     *
+     * @param certificate PEM certificate chain, or null
+     * @param key         PEM (PKCS#8) private key, or null
+     * @param selfSigned  generate a self-signed certificate for localhost, 127.0.0.1, ::1 and 10.0.2.2
+     * @param hsts        Strict-Transport-Security max-age sent on TLS responses; zero for none
+     */
+    public record Tls(java.nio.file.Path certificate, java.nio.file.Path key, boolean selfSigned, Duration hsts) {
+        public boolean enabled() {
+            return selfSigned || certificate != null;
+        }
+    }
 
     /** The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}; off when {@code listen} is null. */
     public record Admin(Listen listen) {}

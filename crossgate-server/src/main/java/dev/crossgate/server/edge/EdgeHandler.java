@@ -183,6 +183,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         Exchange ex = new Exchange(requestId(h), req.method(), pathOf(req.uri()), h.get(HttpHeaderNames.HOST),
                 h.get(HttpHeaderNames.ORIGIN), clientAddress(), HttpUtil.isKeepAlive(req) && !shared.draining.get());
         current = ex;
+        ex.hsts = shared.hsts;
         bodyPending = hasBody;
         bodyBytes = 0;
         boolean head = req.method().equals(HttpMethod.HEAD);
@@ -555,11 +556,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     // ---------------------------------------------------------------- helpers
 
     private String scheme() {
-        return "http";
+        return shared.ssl != null ? "https" : "http";
     }
 
     private int defaultPort() {
-        return 80;
+        return shared.ssl != null ? 443 : 80;
     }
 
     private String clientAddress() {

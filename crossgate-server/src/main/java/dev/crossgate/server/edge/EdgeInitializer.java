@@ -25,6 +25,9 @@ final class EdgeInitializer extends ChannelInitializer<SocketChannel> {
     @Override
     protected void initChannel(SocketChannel ch) {
         ChannelPipeline p = ch.pipeline();
+        if (shared.ssl != null) {
+            p.addLast("tls", shared.ssl.newHandler(ch.alloc()));
+        }
         // Marks that bytes of a request head arrived, for the request-head deadline (408).
         p.addLast("activity", new ByteActivity());
         // Netty's strict HTTP/1.1 decoder, configured explicitly: header validation on, duplicate

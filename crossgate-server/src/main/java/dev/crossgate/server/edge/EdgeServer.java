@@ -30,6 +30,8 @@ public final class EdgeServer implements AutoCloseable {
         final AtomicBoolean draining = new AtomicBoolean();
         final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
         final long responseTimeoutMillis;
+        io.netty.handler.ssl.SslContext ssl;
+        String hsts;
         final long idleTimeoutMillis;
 
         Shared(CrossgateConfig config, UpstreamPool pool, AccessLog accessLog) {
@@ -46,6 +48,16 @@ public final class EdgeServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private Channel listener;
     private AdminServer admin;
+    private java.security.cert.X509Certificate selfSignedCertificate;
+
+    /** The generated certificate when the listener uses a self-signed one, else null. */
+    public java.security.cert.X509Certificate selfSignedCertificate() {
+        return selfSignedCertificate;
+    }
+
+    public boolean secure() {
+        return shared.ssl != null;
+    }
 
     public EdgeServer(CrossgateConfig config, AccessLog accessLog) {
         UpstreamPool pool = new UpstreamPool(config.upstream(), config.http().upstreamConnectTimeout(),
@@ -56,7 +68,18 @@ public final class EdgeServer implements AutoCloseable {
     }
 
     /** Binds the listener ({@code port} 0 in the configuration means an ephemeral port). */
-    public EdgeServer start() throws InterruptedException {
+    public EdgeServer start() throws Exception {
+        CrossgateConfig.Tls tls = shared.config.tls();
+        if (tls.selfSigned()) {
+            Tls.SelfSigned s = Tls.selfSigned();
+            shared.ssl = s.context();
+            selfSignedCertificate = s.certificate();
+        } else if (tls.certificate() != null) {
+            shared.ssl = Tls.fromPem(tls.certificate().toFile(), tls.key().toFile());
+        }
+        if (shared.ssl != null && !tls.hsts().isZero()) {
+            shared.hsts = "max-age=" + tls.hsts().getSeconds();
+        }
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(NioServerSocketChannel.class)

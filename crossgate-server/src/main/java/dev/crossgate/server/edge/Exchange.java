@@ -15,6 +15,8 @@ public final class Exchange {
     final boolean keepAlive;
     CorsDecision cors;
     String route = "*";
+    /** Strict-Transport-Security value for this exchange (TLS listeners with HSTS on), or null. */
+    String hsts;
     int status;
     String reason;
     long bytesOut;

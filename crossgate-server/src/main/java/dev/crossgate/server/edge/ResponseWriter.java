@@ -52,6 +52,9 @@ public final class ResponseWriter {
             }
         }
         h.set(X_REQUEST_ID, ex.requestId);
+        if (ex.hsts != null) {
+            h.set("strict-transport-security", ex.hsts);
+        }
         if (ex.reason != null) {
             h.set(X_CROSSGATE_REASON, ex.reason);
         }

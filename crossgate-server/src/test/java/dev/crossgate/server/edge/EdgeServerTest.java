@@ -424,6 +424,23 @@ class EdgeServerTest {
     }
 
     @Test
+    void aSelfSignedTlsListenerServesHttpsWithHstsAndTellsTheUpstream() throws Exception {
+        start("profile: dev\ntls:\n  selfSigned: true\n  hsts: 1h\n", upstream.getAddress().getPort());
+        assertThat(edge.secure()).isTrue();
+        try (RawHttp c = RawHttp.tls(edge.port(), edge.selfSignedCertificate())) {
+            Response r = c.send(RawHttp.get("/echo", "localhost:" + edge.port(), "Origin: https://localhost:3000")).read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.header("strict-transport-security")).isEqualTo("max-age=3600");
+            assertThat(r.header("access-control-allow-origin")).isEqualTo("https://localhost:3000");
+            assertThat(r.body()).contains("x-forwarded-proto=https\n");
+            // A same-origin request (the page served by this very host) is not a CORS request.
+            Response same = c.send(RawHttp.get("/echo", "localhost:" + edge.port(), "Origin: https://localhost:" + edge.port())).read();
+            assertThat(same.status()).isEqualTo(200);
+            assertThat(same.header("access-control-allow-origin")).isNull();
+        }
+    }
+
+    @Test
     void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
         prod();
         RawHttp idle = new RawHttp(edge.port());

@@ -33,11 +33,39 @@ public final class RawHttp implements AutoCloseable {
     private final OutputStream out;
 
     public RawHttp(int port) throws IOException {
-        socket = new Socket();
-        socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        this(plain(port));
+    }
+
+    private RawHttp(Socket s) throws IOException {
+        socket = s;
         socket.setSoTimeout(10_000);
         in = socket.getInputStream();
         out = socket.getOutputStream();
+    }
+
+    private static Socket plain(int port) throws IOException {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        return s;
+    }
+
+    /** A TLS connection that trusts exactly {@code certificate} (for a self-signed listener). */
+    public static RawHttp tls(int port, java.security.cert.X509Certificate certificate) throws Exception {
+        java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+        ks.load(null, null);
+        ks.setCertificateEntry("edge", certificate);
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(null, tmf.getTrustManagers(), null);
+        javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        javax.net.ssl.SSLParameters params = s.getSSLParameters();
+        params.setEndpointIdentificationAlgorithm("HTTPS");
+        params.setServerNames(List.of(new javax.net.ssl.SNIHostName("localhost")));
+        s.setSSLParameters(params);
+        s.startHandshake();
+        return new RawHttp(s);
     }
 
     public RawHttp send(String raw) throws IOException {
