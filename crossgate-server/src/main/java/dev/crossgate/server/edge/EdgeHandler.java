@@ -79,6 +79,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (lingering) {
+            linger(msg);
+            return;
+        }
         if (!(msg instanceof HttpObject) || closing) {
             ReferenceCountUtil.release(msg);
             return;
@@ -95,6 +99,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     }
 
     private boolean wantsMore() {
+        if (lingering) {
+            return true;
+        }
         if (closing || !queue.isEmpty()) {
             return false;
         }
@@ -149,6 +156,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 bodyPending = false;
                 call.abort();
                 current.closeAfter = true;
+                current.linger = !(content instanceof LastHttpContent);
                 if (!current.responseStarted) {
                     local(current, Reason.BODY_TOO_LARGE, null);
                 } else {
@@ -425,7 +433,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             call.abort();
         }
         if (bodyPending) {
-            ex.closeAfter = true; // the rest of the body is not read: close rather than resynchronise
+            // The rest of the body is not forwarded: close rather than resynchronise, but read and discard
+            // it for a while first, so that a browser still uploading sees this answer and not a reset.
+            ex.closeAfter = true;
+            ex.linger = true;
         }
         ResponseWriter.writeLocal(ctx, ex, status, reasonCode, message, ex.method.equals(HttpMethod.HEAD));
         finish(ex.closeAfter);
@@ -455,6 +466,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
                 ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
                 (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
+        if (ex.linger && ctx.channel().isActive()) {
+            startLinger();
+            return;
+        }
         if (close || ex.closeAfter) {
             closing = true;
             releaseQueue();
@@ -464,6 +479,46 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         awaitRequest();
         process();
     }
+
+    private boolean lingering;
+    private long lingerBytes;
+
+    /** Lingering close (as nginx's lingering_close): discard what the client still sends, then close. */
+    private void startLinger() {
+        lingering = true;
+        HttpObject m;
+        while ((m = queue.poll()) != null) {
+            linger(m);
+        }
+        if (!lingering) {
+            return;
+        }
+        ctx.executor().schedule(this::endLinger, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        ctx.read();
+    }
+
+    private void linger(Object msg) {
+        boolean last = msg instanceof LastHttpContent || msg instanceof HttpRequest;
+        if (msg instanceof HttpContent c) {
+            lingerBytes += c.content().readableBytes();
+        }
+        ReferenceCountUtil.release(msg);
+        if (last || lingerBytes > LINGER_BYTES) {
+            endLinger();
+        }
+    }
+
+    private void endLinger() {
+        if (!closing) {
+            closing = true;
+            lingering = false;
+            ctx.close();
+        }
+    }
+
+    /** How long and how much a lingering close discards before closing anyway. */
+    private static final long LINGER_MILLIS = 5_000;
+    private static final long LINGER_BYTES = 64L * 1024 * 1024;
 
     /** Graceful drain: an idle connection closes now; a busy one closes after its current exchange. */
     void drain() {

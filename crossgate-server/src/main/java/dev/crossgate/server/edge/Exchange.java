@@ -24,6 +24,8 @@ public final class Exchange {
     String upstream;
     boolean responseStarted;
     boolean closeAfter;
+    /** Close only after discarding the unread request body for a while (lingering close). */
+    boolean linger;
 
     Exchange(String requestId, HttpMethod method, String path, String host, String origin, String clientAddress, boolean keepAlive) {
         this.requestId = requestId;

@@ -150,7 +150,7 @@ public final class ResponseWriter {
         prepare(ex, res, false);
         ex.bytesOut += res.content().readableBytes();
         ChannelFuture f = ctx.writeAndFlush(res);
-        if (ex.closeAfter) {
+        if (ex.closeAfter && !ex.linger) {
             f.addListener(ChannelFutureListener.CLOSE);
         }
         return f;

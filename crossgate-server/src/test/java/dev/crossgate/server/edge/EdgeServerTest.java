@@ -220,7 +220,6 @@ class EdgeServerTest {
                 {"GET /hello HTTP/1.1\r\nHost: api.example.com\r\nBad Header\r\n\r\n", "400", "http.malformed"},
                 {"GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: api.example.com\r\n\r\n", "414", "http.uri_too_long"},
                 {"GET /hello HTTP/1.1\r\nHost: api.example.com\r\nX-Big: " + "b".repeat(20000) + "\r\n\r\n", "431", "http.headers_too_large"},
-                {"POST /echo HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 5000\r\n\r\n", "413", "http.body_too_large"},
                 {"POST /echo HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "400", "http.malformed"},
         };
         for (String[] c : cases) {
@@ -231,6 +230,21 @@ class EdgeServerTest {
                 assertThat(r.header("connection")).as(c[2]).isEqualTo("close");
                 assertThat(client.closedByServer(2000)).as(c[2]).isTrue();
             }
+        }
+    }
+
+    @Test
+    void aDeclaredBodyOverTheLimitIsRefusedUnreadThenDiscardedBeforeClosing() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " + APP + "\r\nContent-Length: 5000\r\n\r\n").read();
+            assertThat(r.status()).isEqualTo(413);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("http.body_too_large");
+            assertThat(r.header("connection")).isEqualTo("close");
+            assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+            assertThat(c.closedByServer(300)).isFalse();
+            c.send("x".repeat(5000));
+            assertThat(c.closedByServer(2000)).isTrue();
         }
     }
 
@@ -331,6 +345,9 @@ class EdgeServerTest {
             String chunk = "200\r\n" + "x".repeat(512) + "\r\n";
             Response r = c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk.repeat(3)).read();
             assertThat(r.status()).isEqualTo(413);
+            // Lingering close: the rest of the upload is read and discarded, then the connection closes.
+            assertThat(c.closedByServer(300)).isFalse();
+            c.send(chunk + "0\r\n\r\n");
             assertThat(c.closedByServer(2000)).isTrue();
         }
     }
