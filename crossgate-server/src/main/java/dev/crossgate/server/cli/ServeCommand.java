@@ -9,7 +9,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -74,12 +73,7 @@ final class ServeCommand implements Callable<Integer> {
         err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
                 + ", forwarding to " + c.upstream());
         err.flush();
-        CountDownLatch stop = new CountDownLatch(1);
-        // SIGTERM and SIGINT drain and exit 0 (a JVM shutdown hook would exit 143 after SIGTERM).
-        for (String name : new String[] {"TERM", "INT"}) {
-            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> stop.countDown());
-        }
-        stop.await();
+        Signals.awaitTermination();
         err.println("crossgate: draining (up to " + drainTimeout + ")");
         err.flush();
         server.drain(drain);

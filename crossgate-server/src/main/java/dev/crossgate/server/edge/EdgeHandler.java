@@ -620,7 +620,13 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     private String clientAddress() {
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress a) {
-            return a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+            String ip = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+            if (ip.indexOf(':') >= 0) {
+                // IPv6 in its shortest form (::1, not 0:0:0:0:0:0:0:1), as logs and Forwarded expect.
+                String n = Origin.normalize("http://[" + ip.replaceFirst("%.*$", "") + "]");
+                return n == null ? ip : n.substring(8, n.length() - 1);
+            }
+            return ip;
         }
         return "unknown";
     }
