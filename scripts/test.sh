@@ -10,5 +10,8 @@ if ! need java || ! need mvn; then
   apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
 fi
 
+# Chromium (Debian's) and playwright-core for the browser tests.
+bash scripts/install-browser-deps.sh
+
 # Netty leak detection is set to paranoid for every test JVM in the parent pom (surefire argLine).
 exec mvn -B -ntp verify "$@"
