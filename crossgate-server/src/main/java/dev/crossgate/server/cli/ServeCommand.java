@@ -71,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
         AccessLog log = new AccessLog(System.out);
         EdgeServer server = new EdgeServer(c, log).start();
         err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
-                + ", forwarding to " + c.upstream());
+                + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)"));
         err.flush();
         Signals.awaitTermination();
         err.println("crossgate: draining (up to " + drainTimeout + ")");

@@ -130,7 +130,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "hosts", "http", "tls", "admin", "cors");
+        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "cors");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -165,7 +165,8 @@ public final class ConfigLoader {
         Source def = Source.defaultOf(profile);
 
         Listen listen = parseListen(b, top.string("listen", "0.0.0.0:8080", def), "listen");
-        URI upstream = parseUpstream(b, top.string("upstream", "http://127.0.0.1:8000", def));
+        URI upstream = parseUpstream(b, top.string("upstream", "http://127.0.0.1:8000", def), "upstream");
+        List<CrossgateConfig.ProxyRoute> routes = bindRoutes(b, top.objects("routes"));
         List<HostPattern> hosts = parseHosts(b, top.list("hosts", dev ? DEV_HOSTS : List.of(), def), profile);
 
         Section http = top.section("http");
@@ -219,7 +220,7 @@ public final class ConfigLoader {
         CrossgateConfig config = null;
         if (valid) {
             List<ConfigProblem> warnings = problems.stream().filter(p -> !p.isError()).toList();
-            config = new CrossgateConfig(profile, listen, upstream, List.copyOf(hosts),
+            config = new CrossgateConfig(profile, listen, upstream, List.copyOf(routes), List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value()),
                     tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), cors, List.copyOf(b.settings()), warnings);
@@ -357,7 +358,50 @@ public final class ConfigLoader {
         return new Listen(host, n);
     }
 
-    private static URI parseUpstream(Binder b, Sourced<String> s) {
+    private static List<CrossgateConfig.ProxyRoute> bindRoutes(Binder b, List<Section> sections) {
+        List<CrossgateConfig.ProxyRoute> out = new ArrayList<>();
+        for (Section r : sections) {
+            b.declare(r, "path", "upstreams", "healthCheck", "ejectAfter", "ejectFor");
+            Sourced<String> path = r.string("path", null, null);
+            String where = r.path("").replaceAll("\\.$", "");
+            if (path.value() == null || !path.value().startsWith("/")) {
+                b.problem(r.path("path"), path.source() != null ? path.source() : b.sourceOf(where), String.valueOf(path.value()),
+                        where + ".path " + (path.value() == null ? "is missing" : "\"" + path.value() + "\" does not start with '/'"),
+                        "write path: /api (the path prefix this route serves)");
+            }
+            Sourced<List<String>> ups = r.list("upstreams", List.of(), null);
+            List<URI> uris = new ArrayList<>();
+            for (int i = 0; i < ups.value().size(); i++) {
+                String u = ups.value().get(i);
+                if (u != null) {
+                    uris.add(parseUpstream(b, new Sourced<>(u, b.sourceOf(r.path("upstreams[" + i + "]"))), r.path("upstreams[" + i + "]")));
+                }
+            }
+            if (ups.value().isEmpty()) {
+                b.problem(r.path("upstreams"), b.sourceOf(where), "", where + " has no upstreams",
+                        "write upstreams: [http://127.0.0.1:8001]");
+            }
+            CrossgateConfig.HealthCheck hc = null;
+            if (r.has("healthCheck")) {
+                Section h = r.section("healthCheck");
+                b.declare(h, "path", "interval", "timeout");
+                String hp = h.string("path", "/", null).value();
+                Duration interval = positive(b, h.duration("interval", Duration.ofSeconds(5), null), h.path("interval"), "5s").value();
+                Duration timeout = positive(b, h.duration("timeout", Duration.ofSeconds(2), null), h.path("timeout"), "2s").value();
+                hc = new CrossgateConfig.HealthCheck(hp == null || !hp.startsWith("/") ? "/" : hp, interval, timeout);
+            }
+            int ejectAfter = r.integer("ejectAfter", 3, null).value();
+            Duration ejectFor = positive(b, r.duration("ejectFor", Duration.ofSeconds(10), null), r.path("ejectFor"), "10s").value();
+            if (ejectAfter < 1) {
+                b.problem(r.path("ejectAfter"), b.sourceOf(r.path("ejectAfter")), Integer.toString(ejectAfter),
+                        r.path("ejectAfter") + ": " + ejectAfter + " (expected: 1 or more)", "use 3");
+            }
+            out.add(new CrossgateConfig.ProxyRoute(path.value() == null ? "/" : path.value(), List.copyOf(uris), hc, ejectAfter, ejectFor));
+        }
+        return out;
+    }
+
+    private static URI parseUpstream(Binder b, Sourced<String> s, String path) {
         String v = s.value() == null ? "" : s.value().trim();
         try {
             URI u = new URI(v);
@@ -368,8 +412,8 @@ public final class ConfigLoader {
         } catch (URISyntaxException ignored) {
             // reported below
         }
-        b.problem("upstream", s.source(), v, "upstream: \"" + v + "\" is not an http:// or https:// URL with a host (and no query)",
-                "write upstream: http://127.0.0.1:8000");
+        b.problem(path, s.source(), v, path + ": \"" + v + "\" is not an http:// or https:// URL with a host (and no query)",
+                "write " + path + ": http://127.0.0.1:8000");
         return URI.create("http://127.0.0.1:8000");
     }
 

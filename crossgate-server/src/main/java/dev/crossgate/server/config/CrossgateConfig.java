@@ -12,7 +12,8 @@ import java.util.List;
  *
  * @param profile  the profile whose defaults apply
  * @param listen   the address {@code crossgate serve} listens on
- * @param upstream the backend requests are forwarded to
+ * @param upstream the backend requests are forwarded to when no route matches
+ * @param routes   proxy routes by path prefix (first match wins), each with one or more upstreams
  * @param hosts    the Host header values accepted (HTTP 421 {@code host.not_allowed} otherwise)
  * @param http     request limits and timeouts
  * @param tls      TLS on the listener (off when neither a certificate nor selfSigned is set)
@@ -25,6 +26,7 @@ public record CrossgateConfig(
         Profile profile,
         Listen listen,
         URI upstream,
+        List<ProxyRoute> routes,
         List<HostPattern> hosts,
         Http http,
         Tls tls,
@@ -32,6 +34,19 @@ public record CrossgateConfig(
         CorsRoutes cors,
         List<Setting> settings,
         List<ConfigProblem> warnings) {
+
+    /**
+     * A proxy route: requests whose path starts with {@code path} (on segment boundaries) go to one of
+     * {@code upstreams}, round-robin among the healthy ones.
+     *
+     * @param healthCheck active health check, or null for none (passive ejection always applies)
+     * @param ejectAfter  consecutive failures (connect, reset, timeout) that take an upstream out of rotation
+     * @param ejectFor    how long an ejected upstream stays out
+     */
+    public record ProxyRoute(String path, List<URI> upstreams, HealthCheck healthCheck, int ejectAfter, Duration ejectFor) {}
+
+    /** An active health check: GET {@code path} every {@code interval}; 2xx or 3xx within {@code timeout} is healthy. */
+    public record HealthCheck(String path, Duration interval, Duration timeout) {}
 
     /** A listening address. */
     public record Listen(String host, int port) {

@@ -7,6 +7,7 @@ import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.proxy.Hop;
 import dev.crossgate.server.proxy.ProxyCall;
+import dev.crossgate.server.proxy.Upstream;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -47,6 +48,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private ChannelHandlerContext ctx;
     private Exchange current;
     private ProxyCall call;
+    private Upstream upstream;
     private boolean bodyPending;
     private long bodyBytes;
     private ScheduledFuture<?> headTimer;
@@ -323,11 +325,17 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         out.set("forwarded", "for=" + forwardedNode(client) + ";proto=" + scheme() + (ex.host == null ? "" : ";host=\"" + ex.host + "\""));
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
         HttpRequest upstreamHead = new DefaultHttpRequest(HttpVersion.HTTP_1_1, req.method(), req.uri(), out);
-        ex.upstream = shared.pool.authority();
+        Upstream target = shared.groupFor(ex.path).pick();
+        if (target == null) {
+            local(ex, Reason.UPSTREAM_UNHEALTHY, null);
+            return;
+        }
+        upstream = target;
+        ex.upstream = target.pool().authority();
         if (hasBody) {
             ex.closeAfter = !ex.keepAlive;
         }
-        call = new ProxyCall(shared.pool, ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
+        call = new ProxyCall(target.pool(), ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
         call.start(upstreamHead, hasBody);
     }
 
@@ -338,6 +346,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (current == null) {
             ReferenceCountUtil.release(head);
             return;
+        }
+        if (upstream != null) {
+            upstream.succeeded();
         }
         if (bodyPending) {
             // The upstream answered before the request body ended: finish without reading the rest.
@@ -387,6 +398,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         Exchange ex = current;
         if (ex == null) {
             return;
+        }
+        if (upstream != null && reason != Reason.UPSTREAM_MALFORMED) {
+            upstream.failed(); // passive ejection counts transport failures: connect, reset, timeout
         }
         if (!ex.responseStarted) {
             if (bodyPending) {
@@ -451,6 +465,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         current = null;
         long upstreamNanos = call == null ? -1 : call.upstreamNanos();
         call = null;
+        upstream = null;
         bodyPending = false;
         if (upstreamNanos >= 0) {
             shared.metrics.upstreamLatency(upstreamNanos);

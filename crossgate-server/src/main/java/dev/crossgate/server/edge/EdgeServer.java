@@ -3,7 +3,11 @@ package dev.crossgate.server.edge;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.observe.Metrics;
+import dev.crossgate.server.proxy.Upstream;
+import dev.crossgate.server.proxy.UpstreamGroup;
 import dev.crossgate.server.proxy.UpstreamPool;
+import java.util.ArrayList;
+import java.util.List;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -24,7 +28,8 @@ public final class EdgeServer implements AutoCloseable {
     /** What every connection of this server shares. */
     static final class Shared {
         final CrossgateConfig config;
-        final UpstreamPool pool;
+        final List<UpstreamGroup> groups;
+        final UpstreamGroup defaultGroup;
         final AccessLog accessLog;
         final Metrics metrics = new Metrics();
         final AtomicBoolean draining = new AtomicBoolean();
@@ -34,12 +39,46 @@ public final class EdgeServer implements AutoCloseable {
         String hsts;
         final long idleTimeoutMillis;
 
-        Shared(CrossgateConfig config, UpstreamPool pool, AccessLog accessLog) {
+        Shared(CrossgateConfig config, AccessLog accessLog) {
             this.config = config;
-            this.pool = pool;
+            CrossgateConfig.Http h = config.http();
+            List<UpstreamGroup> gs = new ArrayList<>();
+            for (CrossgateConfig.ProxyRoute r : config.routes()) {
+                List<Upstream> us = new ArrayList<>();
+                for (java.net.URI u : r.upstreams()) {
+                    us.add(new Upstream(u, h.upstreamConnectTimeout(), h.upstreamIdleTimeout(), r.ejectAfter(), r.ejectFor()));
+                }
+                gs.add(new UpstreamGroup(r.path(), us, r.healthCheck()));
+            }
+            this.groups = List.copyOf(gs);
+            this.defaultGroup = new UpstreamGroup("*", List.of(new Upstream(config.upstream(), h.upstreamConnectTimeout(),
+                    h.upstreamIdleTimeout(), 3, java.time.Duration.ofSeconds(10))), null);
             this.accessLog = accessLog;
             this.responseTimeoutMillis = config.http().upstreamResponseTimeout().toMillis();
             this.idleTimeoutMillis = config.http().idleTimeout().toMillis();
+        }
+
+        /** The upstream group for a request path: the first route whose prefix matches, else the default upstream. */
+        UpstreamGroup groupFor(String path) {
+            for (UpstreamGroup g : groups) {
+                String prefix = g.path();
+                if (prefix.equals("/") || path.equals(prefix) || (path.startsWith(prefix)
+                        && (prefix.endsWith("/") || path.charAt(prefix.length()) == '/'))) {
+                    return g;
+                }
+            }
+            return defaultGroup;
+        }
+
+        List<UpstreamPool> pools() {
+            List<UpstreamPool> out = new ArrayList<>();
+            for (UpstreamGroup g : groups) {
+                for (Upstream u : g.upstreams()) {
+                    out.add(u.pool());
+                }
+            }
+            out.add(defaultGroup.upstreams().get(0).pool());
+            return out;
         }
     }
 
@@ -60,9 +99,7 @@ public final class EdgeServer implements AutoCloseable {
     }
 
     public EdgeServer(CrossgateConfig config, AccessLog accessLog) {
-        UpstreamPool pool = new UpstreamPool(config.upstream(), config.http().upstreamConnectTimeout(),
-                config.http().upstreamIdleTimeout(), 256);
-        this.shared = new Shared(config, pool, accessLog);
+        this.shared = new Shared(config, accessLog);
         this.boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         this.workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
     }
@@ -89,9 +126,14 @@ public final class EdgeServer implements AutoCloseable {
                 .childHandler(new EdgeInitializer(shared));
         CrossgateConfig.Listen l = shared.config.listen();
         listener = b.bind(l.host(), l.port()).sync().channel();
-        UpstreamPool pool = shared.pool;
-        shared.metrics.gauge("crossgate.upstream.pool.open", "Open upstream connections", pool::openConnections);
-        shared.metrics.gauge("crossgate.upstream.pool.idle", "Idle pooled upstream connections", pool::idleConnections);
+        List<UpstreamPool> pools = shared.pools();
+        shared.metrics.gauge("crossgate.upstream.pool.open", "Open upstream connections",
+                () -> pools.stream().mapToInt(UpstreamPool::openConnections).sum());
+        shared.metrics.gauge("crossgate.upstream.pool.idle", "Idle pooled upstream connections",
+                () -> pools.stream().mapToInt(UpstreamPool::idleConnections).sum());
+        for (UpstreamGroup g : shared.groups) {
+            g.startHealthChecks(workers);
+        }
         CrossgateConfig.Listen a = shared.config.admin().listen();
         if (a != null) {
             admin = new AdminServer(shared);
@@ -117,8 +159,14 @@ public final class EdgeServer implements AutoCloseable {
         return shared.metrics;
     }
 
+    /** The default upstream's pool (the {@code upstream} setting). */
     public UpstreamPool pool() {
-        return shared.pool;
+        return shared.defaultGroup.upstreams().get(0).pool();
+    }
+
+    /** The route groups, in configuration order. */
+    public List<UpstreamGroup> groups() {
+        return shared.groups;
     }
 
     /**
@@ -151,6 +199,9 @@ public final class EdgeServer implements AutoCloseable {
         shared.connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         if (admin != null) {
             admin.close();
+        }
+        for (UpstreamGroup g : shared.groups) {
+            g.close();
         }
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();

@@ -31,6 +31,8 @@ public final class UpstreamPool {
     private final int connectTimeoutMillis;
     private final long idleTimeoutMillis;
     private final int maxIdlePerLoop;
+    private final io.netty.handler.ssl.SslContext tls;
+    private final java.net.URI uri;
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicInteger idleCount = new AtomicInteger();
     private final FastThreadLocal<ArrayDeque<Channel>> idle = new FastThreadLocal<>() {
@@ -48,6 +50,17 @@ public final class UpstreamPool {
         this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
         this.idleTimeoutMillis = idleTimeout.toMillis();
         this.maxIdlePerLoop = maxIdlePerLoop;
+        this.uri = upstream;
+        try {
+            this.tls = "https".equals(upstream.getScheme())
+                    ? io.netty.handler.ssl.SslContextBuilder.forClient().protocols("TLSv1.3", "TLSv1.2").build() : null;
+        } catch (javax.net.ssl.SSLException e) {
+            throw new IllegalStateException("cannot set up TLS to " + upstream, e);
+        }
+    }
+
+    public java.net.URI uri() {
+        return uri;
     }
 
     /** host:port as used in logs. */
@@ -88,6 +101,14 @@ public final class UpstreamPool {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (tls != null) {
+                            // Verifies the upstream's certificate and host name against the JDK's trust store.
+                            io.netty.handler.ssl.SslHandler ssl = tls.newHandler(ch.alloc(), host, port);
+                            javax.net.ssl.SSLParameters params = ssl.engine().getSSLParameters();
+                            params.setEndpointIdentificationAlgorithm("HTTPS");
+                            ssl.engine().setSSLParameters(params);
+                            ch.pipeline().addLast("tls", ssl);
+                        }
                         ch.pipeline().addLast("codec", new HttpClientCodec(new HttpDecoderConfig()
                                 .setMaxInitialLineLength(8192)
                                 .setMaxHeaderSize(65536)

@@ -457,6 +457,119 @@ class EdgeServerTest {
         }
     }
 
+    private HttpServer named(String name, java.util.concurrent.atomic.AtomicBoolean healthy) throws IOException {
+        HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 16);
+        s.createContext("/", ex -> {
+            boolean health = ex.getRequestURI().getPath().equals("/health");
+            int code = health && !healthy.get() ? 500 : 200;
+            byte[] b = name.getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(code, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        s.start();
+        closeables.add(() -> s.stop(0));
+        return s;
+    }
+
+    @Test
+    void aRouteBalancesRoundRobinAndEjectsAnUpstreamThatFails() throws Exception {
+        var okA = new java.util.concurrent.atomic.AtomicBoolean(true);
+        HttpServer a = named("a", okA);
+        HttpServer b = named("b", new java.util.concurrent.atomic.AtomicBoolean(true));
+        start(PROD + """
+                routes:
+                  - path: /api
+                    upstreams: [http://127.0.0.1:%d, http://127.0.0.1:%d]
+                    ejectAfter: 1
+                    ejectFor: 1m
+                """.formatted(a.getAddress().getPort(), b.getAddress().getPort()), upstream.getAddress().getPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            List<String> seen = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                seen.add(c.send(RawHttp.get("/api/x", "api.example.com")).read().body());
+            }
+            assertThat(seen).containsExactlyInAnyOrder("a", "b", "a", "b");
+            assertThat(seen.get(0)).isNotEqualTo(seen.get(1));
+            // Paths outside the route go to the default upstream.
+            assertThat(c.send(RawHttp.get("/hello", "api.example.com")).read().body()).isEqualTo("{\"hello\":true}");
+            a.stop(0);
+            List<Integer> statuses = new ArrayList<>();
+            List<String> bodies = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                Response r = c.send(RawHttp.get("/api/x", "api.example.com")).read();
+                statuses.add(r.status());
+                bodies.add(r.body());
+            }
+            // At most one request meets the dead upstream (502); after that it is out of rotation.
+            assertThat(statuses.stream().filter(st -> st == 502).count()).isLessThanOrEqualTo(1);
+            assertThat(bodies.subList(2, 6)).containsOnly("b");
+        }
+    }
+
+    @Test
+    void theActiveHealthCheckTakesAnUpstreamOutAndAllOutIs503() throws Exception {
+        var okA = new java.util.concurrent.atomic.AtomicBoolean(true);
+        var okB = new java.util.concurrent.atomic.AtomicBoolean(true);
+        HttpServer a = named("a", okA);
+        HttpServer b = named("b", okB);
+        start(PROD + """
+                routes:
+                  - path: /api
+                    upstreams: [http://127.0.0.1:%d, http://127.0.0.1:%d]
+                    healthCheck:
+                      path: /health
+                      interval: 100ms
+                      timeout: 500ms
+                """.formatted(a.getAddress().getPort(), b.getAddress().getPort()), upstream.getAddress().getPort());
+        okA.set(false);
+        Thread.sleep(400);
+        try (RawHttp c = new RawHttp(edge.port())) {
+            for (int i = 0; i < 4; i++) {
+                assertThat(c.send(RawHttp.get("/api/x", "api.example.com")).read().body()).isEqualTo("b");
+            }
+            okB.set(false);
+            Thread.sleep(400);
+            Response r = c.send(RawHttp.get("/api/x", "api.example.com", "Origin: " + APP)).read();
+            assertThat(r.status()).isEqualTo(503);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("upstream.unhealthy");
+            assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+            okA.set(true);
+            Thread.sleep(400);
+            assertThat(c.send(RawHttp.get("/api/x", "api.example.com")).read().body()).isEqualTo("a");
+        }
+    }
+
+    @Test
+    void aBodyThatFailsToDecodeAfterTheHeadWasForwardedNeverReturnsItsUpstreamConnection() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            c.send("POST /echo HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+            Thread.sleep(200); // the head and first chunk are on their way upstream
+            c.send("zz-not-hex\r\n\r\n");
+            Response r = c.read();
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("http.malformed");
+            assertThat(c.closedByServer(2000)).isTrue();
+        }
+        for (int i = 0; i < 50 && edge.pool().openConnections() > 0; i++) {
+            Thread.sleep(20);
+        }
+        assertThat(edge.pool().openConnections()).isZero();
+        assertThat(edge.pool().idleConnections()).isZero();
+    }
+
+    @Test
+    void anH2cUpgradeIsNotPassedToTheUpstream() throws Exception {
+        prod();
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/echo", "api.example.com", "Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c",
+                    "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA")).read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).doesNotContain("upgrade=", "http2-settings=");
+        }
+    }
+
     @Test
     void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
         prod();
