@@ -159,7 +159,7 @@ class ConfigLoaderTest {
                 http:
                   maxBodySize: 5 megs
                   requestHeadTimeout: soon
-                tls: {}
+                tlz: {}
                 """);
         assertThat(r.errors()).extracting(ConfigProblem::describe).containsExactlyInAnyOrder(
                 "error: cors.allowCredentials (" + file() + ":5): cors.allowCredentials: \"yes\" is not a boolean (expected: true or false)\n"
@@ -173,7 +173,7 @@ class ConfigLoaderTest {
                 "error: http.requestHeadTimeout (" + file() + ":10): http.requestHeadTimeout: \"soon\" is not a duration (expected: a whole number"
                         + " with a unit ms, s, m, h or d, such as 30s; a bare number is seconds)\n    fix: write http.requestHeadTimeout: 10s",
                 "error: cors.allowedOrigin (" + file() + ":4): unknown key \"allowedOrigin\" in cors\n    fix: did you mean \"allowedOrigins\"?",
-                "error: tls (" + file() + ":11): unknown key \"tls\"\n    fix: remove it (see crossgate check for the keys in effect)");
+                "error: tlz (" + file() + ":11): unknown key \"tlz\"\n    fix: did you mean \"tls\"?");
         assertThatThrownBy(() -> ConfigLoader.load(new ConfigLoader.Options(dir.resolve("crossgate.yaml"), null, Map.of(), dir)))
                 .isInstanceOf(InvalidConfigException.class).hasMessageStartingWith("invalid configuration, 7 errors:");
     }
