@@ -171,7 +171,22 @@ public final class ConfigLoader {
 
         Section http = top.section("http");
         b.declare(http, "maxBodySize", "requestHeadTimeout", "idleTimeout", "upstreamConnectTimeout", "upstreamResponseTimeout",
-                "upstreamIdleTimeout");
+                "upstreamIdleTimeout", "trustedProxies", "redirectHttps");
+        Sourced<List<String>> trustedRaw = http.list("trustedProxies", List.of(), def);
+        List<Cidr> trusted = new ArrayList<>();
+        for (int i = 0; i < trustedRaw.value().size(); i++) {
+            String t = trustedRaw.value().get(i);
+            if (t == null) {
+                continue;
+            }
+            try {
+                trusted.add(Cidr.parse(t));
+            } catch (IllegalArgumentException e) {
+                String p = "http.trustedProxies[" + i + "]";
+                b.problem(p, b.sourceOf(p), t, e.getMessage(), "list the addresses of your load balancers, such as 10.0.0.0/8");
+            }
+        }
+        boolean redirectHttps = http.bool("redirectHttps", false, def).value();
         Sourced<Long> maxBody = http.size("maxBodySize", DEFAULT_MAX_BODY, def);
         if (maxBody.value() < 1) {
             b.problem("http.maxBodySize", maxBody.source(), maxBody.value().toString(), "http.maxBodySize: " + maxBody.value() + " (expected: at least 1 byte)",
@@ -222,7 +237,7 @@ public final class ConfigLoader {
             List<ConfigProblem> warnings = problems.stream().filter(p -> !p.isError()).toList();
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(routes), List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
-                            responseTimeout.value(), upstreamIdle.value()),
+                            responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
                     tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), cors, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);

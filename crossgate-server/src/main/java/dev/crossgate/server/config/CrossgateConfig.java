@@ -65,9 +65,21 @@ public record CrossgateConfig(
      * @param upstreamConnectTimeout  time to connect to the upstream (502 upstream.connect_failed)
      * @param upstreamResponseTimeout time from sending the request to the upstream's response head (504 upstream.timeout)
      * @param upstreamIdleTimeout     an idle pooled upstream connection is closed after this
+     * @param trustedProxies          peers whose X-Forwarded-For/-Proto/-Host and Forwarded headers are believed
+     * @param redirectHttps           answer plain-http requests with 308 to https (preflights excepted)
      */
     public record Http(long maxBodySize, Duration requestHeadTimeout, Duration idleTimeout, Duration upstreamConnectTimeout,
-                       Duration upstreamResponseTimeout, Duration upstreamIdleTimeout) {}
+                       Duration upstreamResponseTimeout, Duration upstreamIdleTimeout, List<Cidr> trustedProxies, boolean redirectHttps) {
+        /** Whether X-Forwarded-* and Forwarded from this peer are believed. */
+        public boolean trusted(java.net.InetAddress peer) {
+            for (Cidr c : trustedProxies) {
+                if (c.contains(peer)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
 
     /**
      * TLS on the listener.

@@ -190,10 +190,29 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         HttpHeaders h = req.headers();
         boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+        // Who the client is, and over which scheme it came: from X-Forwarded-* / Forwarded only when the
+        // direct peer is a trusted proxy (so HTTPS behind a platform proxy is seen, and cannot be spoofed).
+        String peer = clientAddress();
+        boolean trusted = peerTrusted();
+        String client = peer;
+        String scheme = scheme();
+        if (trusted) {
+            client = forwardedClient(h, peer);
+            String proto = lastToken(h.getAll("x-forwarded-proto"));
+            if (proto == null) {
+                proto = forwardedParam(h, "proto");
+            }
+            if ("https".equalsIgnoreCase(proto) || "http".equalsIgnoreCase(proto)) {
+                scheme = proto.toLowerCase(java.util.Locale.ROOT);
+            }
+        }
         Exchange ex = new Exchange(requestId(h), req.method(), pathOf(req.uri()), h.get(HttpHeaderNames.HOST),
-                h.get(HttpHeaderNames.ORIGIN), clientAddress(), HttpUtil.isKeepAlive(req) && !shared.draining.get());
+                h.get(HttpHeaderNames.ORIGIN), client, HttpUtil.isKeepAlive(req) && !shared.draining.get());
+        ex.scheme = scheme;
+        ex.peer = peer;
+        ex.trustedPeer = trusted;
         current = ex;
-        ex.hsts = shared.hsts;
+        ex.hsts = "https".equals(scheme) ? shared.hsts : null;
         bodyPending = hasBody;
         bodyBytes = 0;
         boolean head = req.method().equals(HttpMethod.HEAD);
@@ -237,6 +256,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         // 3. Framing and size: only chunked is understood; Content-Length beyond the limit is refused unread.
         String te = h.get(HttpHeaderNames.TRANSFER_ENCODING);
         ex.cors = corsDecision(req, ex, hostPort);
+        if (config.http().redirectHttps() && "http".equals(ex.scheme) && !ex.cors.isPreflight()) {
+            redirectToHttps(ex, req, hosts.isEmpty() ? null : hosts.get(0));
+            return;
+        }
         if (te != null && !te.trim().equalsIgnoreCase("chunked")) {
             ex.closeAfter = true;
             local(ex, Reason.TRANSFER_CODING_UNSUPPORTED, null);
@@ -278,7 +301,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     }
 
     private boolean isSameOrigin(String origin, String[] hostPort) {
-        String self = scheme() + "://" + hostPort[0] + (hostPort[1].isEmpty() ? "" : ":" + hostPort[1]);
+        String self = current.scheme + "://" + hostPort[0] + (hostPort[1].isEmpty() ? "" : ":" + hostPort[1]);
         String a = Origin.normalize(origin);
         String b = Origin.normalize(self);
         return a != null && a.equals(b);
@@ -316,13 +339,27 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         out.remove("x-forwarded-proto");
         out.remove("x-forwarded-host");
         out.remove("forwarded");
-        String client = ex.clientAddress;
-        out.set("x-forwarded-for", client);
-        out.set("x-forwarded-proto", scheme());
-        if (ex.host != null) {
-            out.set("x-forwarded-host", ex.host);
+        String peer = ex.peer;
+        String host = ex.host;
+        if (ex.trustedPeer) {
+            // Behind a trusted proxy: extend the chain it started.
+            List<String> xff = in.getAll("x-forwarded-for");
+            out.set("x-forwarded-for", xff.isEmpty() ? peer : String.join(", ", xff) + ", " + peer);
+            String fh = lastToken(in.getAll("x-forwarded-host"));
+            if (fh != null) {
+                host = fh;
+            }
+            List<String> fwd = in.getAll("forwarded");
+            String mine = "for=" + forwardedNode(peer) + ";proto=" + ex.scheme + (host == null ? "" : ";host=\"" + host + "\"");
+            out.set("forwarded", fwd.isEmpty() ? mine : String.join(", ", fwd) + ", " + mine);
+        } else {
+            out.set("x-forwarded-for", peer);
+            out.set("forwarded", "for=" + forwardedNode(peer) + ";proto=" + ex.scheme + (host == null ? "" : ";host=\"" + host + "\""));
         }
-        out.set("forwarded", "for=" + forwardedNode(client) + ";proto=" + scheme() + (ex.host == null ? "" : ";host=\"" + ex.host + "\""));
+        out.set("x-forwarded-proto", ex.scheme);
+        if (host != null) {
+            out.set("x-forwarded-host", host);
+        }
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
         HttpRequest upstreamHead = new DefaultHttpRequest(HttpVersion.HTTP_1_1, req.method(), req.uri(), out);
         Upstream target = shared.groupFor(ex.path).pick();
@@ -644,6 +681,103 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return ip;
         }
         return "unknown";
+    }
+
+    private boolean peerTrusted() {
+        if (config.http().trustedProxies().isEmpty()) {
+            return false;
+        }
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null && config.http().trusted(a.getAddress());
+    }
+
+    /** The client per X-Forwarded-For (or Forwarded for=): the right-most address that is not a trusted proxy. */
+    private String forwardedClient(HttpHeaders h, String peer) {
+        List<String> lines = h.getAll("x-forwarded-for");
+        List<String> chain = new ArrayList<>();
+        for (String line : lines) {
+            for (String part : line.split(",")) {
+                if (!part.isBlank()) {
+                    chain.add(part.trim());
+                }
+            }
+        }
+        if (chain.isEmpty()) {
+            String f = forwardedParam(h, "for");
+            if (f != null) {
+                chain.add(f.replace("\"", "").replace("[", "").replace("]", ""));
+            }
+        }
+        for (int i = chain.size() - 1; i >= 0; i--) {
+            String ip = chain.get(i);
+            java.net.InetAddress a = literal(ip);
+            if (a == null) {
+                return ip.length() > 64 ? peer : ip; // not an address ("unknown", an obfuscated node): report as given
+            }
+            if (!config.http().trusted(a) || i == 0) {
+                String n = a.getHostAddress();
+                return n.indexOf(':') >= 0 ? ip : n;
+            }
+        }
+        return peer;
+    }
+
+    private static java.net.InetAddress literal(String ip) {
+        if (ip.isEmpty() || !ip.matches("[0-9a-fA-F:.]+")) {
+            return null;
+        }
+        try {
+            return java.net.InetAddress.getByName(ip);
+        } catch (java.net.UnknownHostException e) {
+            return null;
+        }
+    }
+
+    /** The value of {@code name} in the last element of the Forwarded header (RFC 7239), or null. */
+    private static String forwardedParam(HttpHeaders h, String name) {
+        List<String> lines = h.getAll("forwarded");
+        if (lines.isEmpty()) {
+            return null;
+        }
+        String last = lines.get(lines.size() - 1);
+        String element = last.substring(last.lastIndexOf(',') + 1);
+        for (String pair : element.split(";")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0 && pair.substring(0, eq).trim().equalsIgnoreCase(name)) {
+                return pair.substring(eq + 1).trim().replace("\"", "");
+            }
+        }
+        return null;
+    }
+
+    private static String lastToken(List<String> lines) {
+        if (lines.isEmpty()) {
+            return null;
+        }
+        String last = lines.get(lines.size() - 1);
+        String token = last.substring(last.lastIndexOf(',') + 1).trim();
+        return token.isEmpty() ? null : token;
+    }
+
+    /** 308 to the same URL over https (308 keeps the method and body, unlike 301). */
+    private void redirectToHttps(Exchange ex, HttpRequest req, String host) {
+        if (host == null) {
+            local(ex, Reason.HOST_MISSING, null);
+            return;
+        }
+        ex.reason = "http.redirect_https";
+        io.netty.handler.codec.http.FullHttpResponse res = new io.netty.handler.codec.http.DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                io.netty.handler.codec.http.HttpResponseStatus.PERMANENT_REDIRECT);
+        String bare = host.startsWith("[") ? host.substring(0, host.indexOf(']') + 1)
+                : host.indexOf(':') >= 0 ? host.substring(0, host.indexOf(':')) : host;
+        res.headers().set(HttpHeaderNames.LOCATION, "https://" + bare + req.uri());
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        if (bodyPending) {
+            ex.closeAfter = true;
+            ex.linger = true;
+        }
+        ResponseWriter.prepare(ex, res, false);
+        ctx.writeAndFlush(res);
+        finish(ex.closeAfter);
     }
 
     private static String forwardedNode(String ip) {

@@ -114,7 +114,8 @@ public final class EdgeServer implements AutoCloseable {
         } else if (tls.certificate() != null) {
             shared.ssl = Tls.fromPem(tls.certificate().toFile(), tls.key().toFile());
         }
-        if (shared.ssl != null && !tls.hsts().isZero()) {
+        if (!tls.hsts().isZero()) {
+            // Sent on responses to https requests: TLS here, or X-Forwarded-Proto: https from a trusted proxy.
             shared.hsts = "max-age=" + tls.hsts().getSeconds();
         }
         ServerBootstrap b = new ServerBootstrap()

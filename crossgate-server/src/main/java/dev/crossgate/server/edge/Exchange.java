@@ -15,6 +15,11 @@ public final class Exchange {
     final boolean keepAlive;
     CorsDecision cors;
     String route = "*";
+    /** http or https as the client used it (from a trusted proxy's X-Forwarded-Proto when there is one). */
+    String scheme = "http";
+    /** The direct peer's address, and whether it is a trusted proxy. */
+    String peer;
+    boolean trustedPeer;
     /** Strict-Transport-Security value for this exchange (TLS listeners with HSTS on), or null. */
     String hsts;
     int status;

@@ -571,6 +571,30 @@ class EdgeServerTest {
     }
 
     @Test
+    void forwardedHeadersAreBelievedOnlyFromTrustedProxiesAndHttpsBehindOneIsSeen() throws Exception {
+        start(PROD.replace("http:\n", "http:\n  trustedProxies: [127.0.0.0/8]\n  redirectHttps: true\n")
+                + "tls:\n  hsts: 1d\n", upstream.getAddress().getPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response plain = c.send(RawHttp.get("/echo?x=1", "api.example.com")).read();
+            assertThat(plain.status()).isEqualTo(308);
+            assertThat(plain.header("location")).isEqualTo("https://api.example.com/echo?x=1");
+            Response viaProxy = c.send(RawHttp.get("/echo", "api.example.com", "X-Forwarded-For: 203.0.113.7, 10.1.2.3",
+                    "X-Forwarded-Proto: https", "X-Forwarded-Host: api.example.com", "Origin: " + APP)).read();
+            assertThat(viaProxy.status()).isEqualTo(200);
+            assertThat(viaProxy.header("strict-transport-security")).isEqualTo("max-age=86400");
+            assertThat(viaProxy.body()).contains("x-forwarded-for=203.0.113.7, 10.1.2.3, 127.0.0.1\n", "x-forwarded-proto=https\n");
+            assertThat(viaProxy.header("access-control-allow-origin")).isEqualTo(APP);
+        }
+        edge.close();
+        start(PROD + "tls:\n  hsts: 1d\n", upstream.getAddress().getPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response spoofed = c.send(RawHttp.get("/echo", "api.example.com", "X-Forwarded-For: 203.0.113.7", "X-Forwarded-Proto: https")).read();
+            assertThat(spoofed.body()).contains("x-forwarded-for=127.0.0.1\n", "x-forwarded-proto=http\n");
+            assertThat(spoofed.header("strict-transport-security")).isNull();
+        }
+    }
+
+    @Test
     void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
         prod();
         RawHttp idle = new RawHttp(edge.port());
