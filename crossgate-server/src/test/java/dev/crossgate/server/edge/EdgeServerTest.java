@@ -595,6 +595,17 @@ class EdgeServerTest {
     }
 
     @Test
+    void onARouteWhereThePolicyIsOffTheUpstreamsOwnCorsHeadersPassThroughUntouched() throws Exception {
+        start(PROD + "  routes:\n    - path: /hello\n      enabled: false\n", upstream.getAddress().getPort());
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/hello", "api.example.com", "Origin: https://elsewhere.example")).read();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.headers("access-control-allow-origin")).containsExactly("*");
+            assertThat(r.headers("vary")).containsExactly("Accept-Encoding");
+        }
+    }
+
+    @Test
     void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
         prod();
         RawHttp idle = new RawHttp(edge.port());
