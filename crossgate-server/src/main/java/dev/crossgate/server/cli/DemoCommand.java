@@ -55,7 +55,7 @@ final class DemoCommand implements Callable<Integer> {
                 return 2;
             }
             CrossgateConfig c = r.config();
-            AccessLog log = new AccessLog(System.out);
+            AccessLog log = c.accessLog() ? new AccessLog(System.out) : AccessLog.discarding();
             EdgeServer edge = new EdgeServer(c, log).start();
             String api = "http://localhost:" + edge.port();
             try (DemoPage page = DemoPage.start("127.0.0.1", pagePort, api)) {

@@ -68,7 +68,7 @@ final class ServeCommand implements Callable<Integer> {
             return 2;
         }
         CrossgateConfig c = r.config();
-        AccessLog log = new AccessLog(System.out);
+        AccessLog log = c.accessLog() ? new AccessLog(System.out) : AccessLog.discarding();
         EdgeServer server = new EdgeServer(c, log).start();
         err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
                 + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)"));

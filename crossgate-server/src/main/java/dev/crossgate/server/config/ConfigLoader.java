@@ -130,7 +130,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "cors");
+        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -227,6 +227,10 @@ public final class ConfigLoader {
         boolean adminEnabled = adminSection.bool("enabled", true, def).value();
         Listen adminListen = parseListen(b, adminSection.string("listen", "127.0.0.1:9090", def), "admin.listen");
 
+        Section logSection = top.section("log");
+        b.declare(logSection, "access");
+        boolean accessLog = logSection.bool("access", true, def).value();
+
         CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
 
         b.finish(OTHER_ENV);
@@ -238,7 +242,7 @@ public final class ConfigLoader {
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(routes), List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
-                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), cors, List.copyOf(b.settings()), warnings);
+                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
     }

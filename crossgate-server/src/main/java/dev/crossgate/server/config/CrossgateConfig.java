@@ -18,6 +18,7 @@ import java.util.List;
  * @param http     request limits and timeouts
  * @param tls      TLS on the listener (off when neither a certificate nor selfSigned is set)
  * @param admin    the admin listener (metrics, health, readiness)
+ * @param accessLog one JSON line per exchange on standard output
  * @param cors     the cross-origin policy: a default and per-route policies
  * @param settings every effective value with its source, for {@code crossgate check}
  * @param warnings problems that did not prevent starting
@@ -31,6 +32,7 @@ public record CrossgateConfig(
         Http http,
         Tls tls,
         Admin admin,
+        boolean accessLog,
         CorsRoutes cors,
         List<Setting> settings,
         List<ConfigProblem> warnings) {

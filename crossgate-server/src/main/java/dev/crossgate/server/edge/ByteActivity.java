@@ -3,13 +3,16 @@ package dev.crossgate.server.edge;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 
-/** Records that bytes arrived on the connection; the edge handler resets it when a request head completes. */
+/** Records when bytes of a request head started to arrive; the edge handler resets it when a head completes. */
 final class ByteActivity extends ChannelInboundHandlerAdapter {
-    boolean seen;
+    /** When the first byte of the next request head arrived (System.nanoTime), or 0 when none has. */
+    long firstByte;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        seen = true;
+        if (firstByte == 0) {
+            firstByte = System.nanoTime();
+        }
         ctx.fireChannelRead(msg);
     }
 }

@@ -183,10 +183,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      * and refusals answered here), then the upstream.
      */
     private void begin(HttpRequest req) {
-        cancelHeadTimer();
         ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
         if (activity != null) {
-            activity.seen = false;
+            activity.firstByte = 0;
         }
         HttpHeaders h = req.headers();
         boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
@@ -292,12 +291,14 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         HttpHeaders h = req.headers();
         CorsPolicy policy = config.cors().policyFor(ex.path);
         ex.route = config.cors().routeFor(ex.path);
-        String origin = ex.origin;
-        if (origin != null && isSameOrigin(origin, hostPort)) {
-            origin = null; // a same-origin request (a form POST from the site itself) is not a CORS request
-        }
         List<String> acrh = h.getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS);
-        return policy.decide(req.method().name(), origin, h.get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD), acrh);
+        CorsDecision d = policy.decide(req.method().name(), ex.origin, h.get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD), acrh);
+        if (!d.allowed() && isSameOrigin(ex.origin, hostPort)) {
+            // A same-origin request (a form POST from the site itself) is not a CORS request. Checked only
+            // for refusals: an allowed origin gets its headers either way, and browsers ignore them.
+            d = policy.decide(req.method().name(), null, null, null);
+        }
+        return d;
     }
 
     private boolean isSameOrigin(String origin, String[] hostPort) {
@@ -580,46 +581,66 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
     }
 
+    /**
+     * Starts waiting for the next request head. One timer per connection, re-armed only when it fires
+     * (as IdleStateHandler does): a request costs a timestamp, not a scheduled task.
+     */
     private void awaitRequest() {
-        cancelHeadTimer();
-        long head = config.http().requestHeadTimeout().toMillis();
-        headTimer = ctx.executor().schedule(this::onHeadTimeout, head, TimeUnit.MILLISECONDS);
+        waitingSince = System.nanoTime();
+        ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
+        if (activity != null) {
+            activity.firstByte = 0; // bytes of the previous request's body are not the start of a head
+        }
+        if (headTimer == null) {
+            armHeadTimer(config.http().requestHeadTimeout().toNanos());
+        }
+    }
+
+    private void armHeadTimer(long nanos) {
+        headTimer = ctx.executor().schedule(this::onHeadTimer, Math.max(nanos, 1_000_000), TimeUnit.NANOSECONDS);
     }
 
     /**
      * The request-head deadline: if part of a head arrived and the rest did not in time, 408 and close;
      * an idle keep-alive connection (no byte at all) is closed silently at the idle timeout.
      */
-    private void onHeadTimeout() {
-        if (current != null || closing) {
+    private void onHeadTimer() {
+        headTimer = null;
+        if (closing || !ctx.channel().isActive()) {
             return;
         }
+        long headTimeout = config.http().requestHeadTimeout().toNanos();
+        if (current != null) {
+            armHeadTimer(headTimeout); // an exchange is running; check again after it
+            return;
+        }
+        long now = System.nanoTime();
+        long waited = now - waitingSince;
         ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
-        if (activity != null && activity.seen) {
+        long firstByte = activity == null ? 0 : activity.firstByte;
+        if (firstByte != 0) {
+            // Part of a head arrived: it has requestHeadTimeout from its first byte to complete.
+            long elapsed = now - firstByte;
+            if (elapsed < headTimeout) {
+                armHeadTimer(headTimeout - elapsed);
+                return;
+            }
             Exchange ex = new Exchange(newRequestId(), HttpMethod.GET, "", null, null, clientAddress(), false);
             current = ex;
             ex.closeAfter = true;
             local(ex, Reason.REQUEST_HEAD_TIMEOUT, null);
             return;
         }
-        long remaining = shared.idleTimeoutMillis - config.http().requestHeadTimeout().toMillis();
-        if (remaining <= 0) {
-            closing = true;
-            ctx.close();
+        long idle = TimeUnit.MILLISECONDS.toNanos(shared.idleTimeoutMillis);
+        if (waited < idle) {
+            armHeadTimer(Math.min(idle - waited, headTimeout));
             return;
         }
-        headTimer = ctx.executor().schedule(() -> {
-            if (current == null && !closing) {
-                ByteActivity a = ctx.pipeline().get(ByteActivity.class);
-                if (a != null && a.seen) {
-                    onHeadTimeout();
-                } else {
-                    closing = true;
-                    ctx.close();
-                }
-            }
-        }, remaining, TimeUnit.MILLISECONDS);
+        closing = true;
+        ctx.close();
     }
+
+    private long waitingSince;
 
     private void cancelHeadTimer() {
         if (headTimer != null) {

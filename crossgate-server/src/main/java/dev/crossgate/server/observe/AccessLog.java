@@ -64,7 +64,9 @@ public final class AccessLog implements AutoCloseable {
         this.out = out;
         this.writer = new Thread(this::run, "crossgate-access-log");
         writer.setDaemon(true);
-        writer.start();
+        if (out != null) {
+            writer.start();
+        }
     }
 
     /** A log that writes nothing (for embedding and benchmarks that do not want it). */
@@ -109,6 +111,9 @@ public final class AccessLog implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        if (out == null) {
+            return;
+        }
         try {
             writer.join(2000);
         } catch (InterruptedException e) {

@@ -4,7 +4,6 @@ import dev.crossgate.server.edge.Reason;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
@@ -109,8 +108,8 @@ public final class ProxyCall {
         ch.pipeline().get(UpstreamHandler.class).call = this;
         ch.config().setAutoRead(frontend.clientWritable());
         state = State.FORWARDING;
-        HttpRequest copy = new DefaultHttpRequest(head.protocolVersion(), head.method(), head.uri(), head.headers().copy());
-        ChannelFuture w = requestComplete ? ch.write(copy) : ch.writeAndFlush(copy);
+        // The head is not consumed by writing it (it holds no buffer), so a retry can write it again.
+        ChannelFuture w = requestComplete ? ch.write(head) : ch.writeAndFlush(head);
         if (requestComplete) {
             w = ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         }
