@@ -388,6 +388,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (upstream != null) {
             upstream.succeeded();
         }
+        if (shared.draining.get()) {
+            current.closeAfter = true; // draining: this answer carries Connection: close
+        }
         if (bodyPending) {
             // The upstream answered before the request body ended: finish without reading the rest.
             current.closeAfter = true;
@@ -483,6 +486,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private void local(Exchange ex, int status, String reasonCode, String message) {
         if (call != null) {
             call.abort();
+        }
+        if (shared.draining.get()) {
+            ex.closeAfter = true;
         }
         if (bodyPending) {
             // The rest of the body is not forwarded: close rather than resynchronise, but read and discard

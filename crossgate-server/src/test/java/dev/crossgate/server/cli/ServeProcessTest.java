@@ -62,6 +62,7 @@ class ServeProcessTest {
                     RawHttp.Response r = slow.read();
                     assertThat(r.status()).isEqualTo(200);
                     assertThat(r.body()).contains("\"sleptMs\":1500");
+                    assertThat(r.header("connection")).isEqualTo("close");
                     assertThat(idle.closedByServer(3000)).isTrue();
                 }
                 assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
