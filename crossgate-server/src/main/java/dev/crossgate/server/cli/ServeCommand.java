@@ -69,7 +69,14 @@ final class ServeCommand implements Callable<Integer> {
         }
         CrossgateConfig c = r.config();
         AccessLog log = c.accessLog() ? new AccessLog(System.out) : AccessLog.discarding();
-        EdgeServer server = new EdgeServer(c, log).start();
+        EdgeServer server;
+        try {
+            server = new EdgeServer(c, log).start();
+        } catch (java.net.BindException e) {
+            err.println("crossgate: cannot listen: " + e.getMessage() + " (listen " + c.listen()
+                    + (c.admin().listen() == null ? "" : ", admin.listen " + c.admin().listen()) + "); choose a free port");
+            return 2;
+        }
         err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
                 + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)"));
         err.flush();

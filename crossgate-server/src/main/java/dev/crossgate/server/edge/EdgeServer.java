@@ -101,11 +101,22 @@ public final class EdgeServer implements AutoCloseable {
     public EdgeServer(CrossgateConfig config, AccessLog accessLog) {
         this.shared = new Shared(config, accessLog);
         this.boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        this.workers = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+        // One event loop per core: more loops than cores only take turns on a CPU (a longer latency tail).
+        this.workers = new MultiThreadIoEventLoopGroup(Integer.getInteger("io.netty.eventLoopThreads",
+                Runtime.getRuntime().availableProcessors()), NioIoHandler.newFactory());
     }
 
     /** Binds the listener ({@code port} 0 in the configuration means an ephemeral port). */
     public EdgeServer start() throws Exception {
+        try {
+            return bind();
+        } catch (Exception e) {
+            close(); // a listener that could not bind leaves nothing running
+            throw e;
+        }
+    }
+
+    private EdgeServer bind() throws Exception {
         CrossgateConfig.Tls tls = shared.config.tls();
         if (tls.selfSigned()) {
             Tls.SelfSigned s = Tls.selfSigned();

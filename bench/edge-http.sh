@@ -1,0 +1,687 @@
+#!/usr/bin/env bash
+# Edge HTTP benchmark: Crossgate against nginx, in the same run, on loopback, with wrk.
+#
+#   bench/edge-http.sh
+#
+# (a) CORS preflights answered at the edge: Crossgate against nginx answering them from a `map` of
+#     allowed origins (the peer setup in ../shared/peers/nginx-baseline.conf.tmpl), with the same
+#     response headers as Crossgate sends.
+# (b) A proxied GET of a 105-byte JSON response from a small upstream (nginx `return 200`): direct to a
+#     server of that response, via nginx (reverse proxy with an upstream keep-alive pool), via Crossgate.
+#
+# CPU budget (2-core machine): the server under test gets CPU 0 alone, pinned with taskset. That is
+# nginx with worker_processes 1, and the whole Crossgate JVM (event loops, GC, JIT, access-log thread);
+# pinned to one CPU the JVM sees 1 processor, so Netty starts 2 worker event loops (its default,
+# 2 x processors) plus 1 acceptor, and the JVM picks the serial GC. wrk (-t1) and the upstream nginx
+# (1 worker) share CPU 1. "direct" is a separate server block of the nginx under test (also CPU 0),
+# so that direct and via-proxy give the server on CPU 0 the same budget.
+#
+# Each target gets a 5 s warm-up, then RUNS rounds of every target in turn (interleaved, so that a
+# drift of the machine hits every target alike); the table shows medians. Before every measured run
+# the script waits (up to QUIET_MAX seconds) for other processes on the machine to be quiet for 2 s, and
+# it records how much CPU processes other than its own used during each run ("foreign"); a run with too
+# much of it is repeated.
+#
+# Writes bench/results/edge-http.md (the table) and bench/results/edge-http-raw.txt (curl checks and
+# every wrk output). Installs nginx-light (or nginx) and wrk with apt-get when missing. Everything it
+# starts runs from a temporary directory and is stopped by PID on exit. Crossgate's access log goes to
+# /dev/null (serve has no switch to turn it off). Knobs, as environment variables:
+#   RUNS=3 DURATION=10s WARMUP=5s CONNS=50 THREADS=1 SUT_CPU=0 LOAD_CPU=1
+#   QUIET_MAX=120 FOREIGN_MAX=20 RETRIES=3  (a measured run during which other processes used more than
+#   FOREIGN_MAX % of a CPU is discarded and repeated, up to RETRIES times; the raw file keeps it)
+#   CROSSGATE_JAVA_OPTS="..."   extra JVM options for Crossgate (none by default), for example
+#                               -Dio.netty.eventLoopThreads=1 for one worker event loop
+#   RESULTS_NAME=edge-http      the results files' name (for a variant: edge-http-1loop, ...)
+# Run it on an otherwise idle machine; it takes about 4 minutes.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+RUNS="${RUNS:-3}"
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-5s}"
+CONNS="${CONNS:-50}"
+THREADS="${THREADS:-1}"
+SUT_CPU="${SUT_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+QUIET_MAX="${QUIET_MAX:-120}"
+FOREIGN_MAX="${FOREIGN_MAX:-20}"
+RETRIES="${RETRIES:-3}"
+JAVA_OPTS_EXTRA="${CROSSGATE_JAVA_OPTS:-}"
+
+P_NGX_CORS=18081   # nginx under test: preflights
+P_CG=18082         # Crossgate
+P_UP=18090         # upstream nginx (CPU 1)
+P_NGX_PROXY=18091  # nginx under test: reverse proxy to the upstream
+P_NGX_DIRECT=18092 # nginx under test: the upstream's response served directly
+P_CG_ADMIN=18083   # Crossgate's admin listener (metrics, health), left on as by default
+
+name="${RESULTS_NAME:-edge-http}"
+md="bench/results/$name.md"
+raw="bench/results/$name-raw.txt"
+ORIGIN=https://app.example.com
+JSON='{"id":12345,"name":"edge-gateway-baseline","status":"ok","items":[1,2,3,4,5],"ts":"2024-01-01T00:00:00Z"}'
+
+log() { echo "edge-http: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ------------------------------------------------------------------ tools
+have_nginx() { command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]]; }
+if ! have_nginx || ! command -v wrk >/dev/null 2>&1; then
+  [[ $(id -u) == 0 ]] || die "nginx and wrk are missing and installing them needs root"
+  log "installing nginx and wrk (apt-get)"
+  apt-get update -qq
+  pkg=nginx-light
+  apt-cache show nginx-light >/dev/null 2>&1 || pkg=nginx
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" wrk >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+for t in wrk curl taskset java ss awk; do
+  command -v "$t" >/dev/null || die "$t is not on the PATH"
+done
+nprocs="$(nproc)"
+(( nprocs >= 2 )) || die "needs 2 CPUs (server under test on one, wrk and the upstream on the other); this machine has $nprocs"
+
+for p in $P_NGX_CORS $P_CG $P_CG_ADMIN $P_UP $P_NGX_PROXY $P_NGX_DIRECT; do
+  if [[ -n "$(ss -Hltn "sport = :$p")" ]]; then
+    die "port 127.0.0.1:$p is already in use: $(ss -Hltnp "sport = :$p" | head -n 1)"
+  fi
+done
+
+# ------------------------------------------------------------------ Crossgate jar
+# ./crossgate builds the jar when it is missing or older than the sources. The jar is copied so that a
+# rebuild by someone else during the run cannot change the classes under the running JVM.
+log "building Crossgate when needed"
+"$root/crossgate" --version >/dev/null || die "building Crossgate failed"
+jar_src="$root/crossgate-server/target/crossgate.jar"
+[[ -f $jar_src ]] || die "$jar_src is missing after the build"
+
+tmp="$(mktemp -d /tmp/edge-http.XXXXXX)"
+mkdir -p "$tmp/nginx/logs" "$tmp/nginx/temp" "$tmp/wrk"
+cp "$jar_src" "$tmp/crossgate.jar"
+jar_sha="$(sha256sum "$tmp/crossgate.jar" | cut -c1-12)"
+git_rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git_dirty="$(git -C "$root" status --porcelain -- crossgate-cors/src crossgate-server/src pom.xml crossgate-cors/pom.xml crossgate-server/pom.xml 2>/dev/null | wc -l)"
+
+# ------------------------------------------------------------------ processes and cleanup
+pids_up=() pids_ngx=() pid_cg="" pid_wrk=""
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n $pid_wrk ]] && kill "$pid_wrk" 2>/dev/null
+  [[ -n $pid_cg ]] && kill -TERM "$pid_cg" 2>/dev/null
+  for p in "${pids_ngx[@]}" "${pids_up[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in $pid_cg "${pids_ngx[@]}" "${pids_up[@]}" $pid_wrk; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && { log "process $p did not stop in 5 s: killing it"; kill -KILL "$p" 2>/dev/null; }
+    wait "$p" 2>/dev/null
+  done
+  if [[ -n ${KEEP_TMP:-} ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ configuration files
+nginx_common() {  # $1 = name
+  cat <<EOF
+worker_processes 1;
+pid $tmp/nginx/logs/$1.pid;
+error_log $tmp/nginx/logs/$1-error.log warn;
+daemon off;
+events {
+    worker_connections 4096;
+    use epoll;
+}
+EOF
+}
+nginx_http_common() {
+  cat <<EOF
+    access_log off;
+    client_body_temp_path $tmp/nginx/temp/body;
+    proxy_temp_path       $tmp/nginx/temp/proxy;
+    fastcgi_temp_path     $tmp/nginx/temp/fastcgi;
+    uwsgi_temp_path       $tmp/nginx/temp/uwsgi;
+    scgi_temp_path        $tmp/nginx/temp/scgi;
+    # benchmark setting: do not recycle client keep-alive connections every 1000 requests
+    keepalive_requests 1000000;
+    keepalive_timeout 65s;
+    server_tokens off;
+EOF
+}
+
+# The upstream: one nginx worker on CPU 1 returning the fixed JSON.
+{
+  nginx_common upstream
+  echo "http {"
+  nginx_http_common
+  cat <<EOF
+    server {
+        listen 127.0.0.1:$P_UP reuseport backlog=4096;
+        location / {
+            default_type application/json;
+            return 200 '$JSON';
+        }
+    }
+}
+EOF
+} >"$tmp/nginx/upstream.conf"
+
+# The nginx under test: one worker on CPU 0. Its preflight answer carries the headers Crossgate sends
+# for the same policy (credentials, the configured methods and headers, max age, Vary, no-store and a
+# request id) so that both write responses of the same size; like the reference setup it does not
+# check the requested method and headers (Crossgate does).
+{
+  nginx_common sut
+  echo "http {"
+  nginx_http_common
+  cat <<EOF
+
+    # (a) CORS preflight: echo the Origin only when it is on the allow-list, else empty (header omitted)
+    map \$http_origin \$cors_allow_origin {
+        default                      "";
+        "$ORIGIN"                    \$http_origin;
+    }
+    map \$http_origin \$cors_allow_credentials {
+        default                      "";
+        "$ORIGIN"                    "true";
+    }
+    server {
+        listen 127.0.0.1:$P_NGX_CORS reuseport backlog=4096;
+        location / {
+            if (\$request_method = OPTIONS) {
+                add_header Cache-Control                    no-store always;
+                add_header Access-Control-Allow-Origin      \$cors_allow_origin always;
+                add_header Access-Control-Allow-Credentials \$cors_allow_credentials always;
+                add_header Access-Control-Allow-Methods     "GET, POST, PUT, DELETE" always;
+                add_header Access-Control-Allow-Headers     "Content-Type, Authorization, X-Requested-With" always;
+                add_header Access-Control-Max-Age           600 always;
+                add_header Vary                             "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" always;
+                add_header X-Request-Id                     \$request_id always;
+                return 204;
+            }
+            default_type application/json;
+            return 200 '{"ok":true}';
+        }
+    }
+
+    # (b) reverse proxy with a keep-alive pool to the upstream
+    upstream backend {
+        server 127.0.0.1:$P_UP;
+        keepalive 128;
+        keepalive_requests 1000000;
+        keepalive_timeout 60s;
+    }
+    server {
+        listen 127.0.0.1:$P_NGX_PROXY reuseport backlog=4096;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_buffering on;
+        }
+    }
+
+    # (b) direct: the upstream's response, served by this process (same CPU budget as the proxies)
+    server {
+        listen 127.0.0.1:$P_NGX_DIRECT reuseport backlog=4096;
+        location / {
+            default_type application/json;
+            return 200 '$JSON';
+        }
+    }
+}
+EOF
+} >"$tmp/nginx/sut.conf"
+
+cat >"$tmp/crossgate.yaml" <<EOF
+profile: prod
+listen: 127.0.0.1:$P_CG
+upstream: http://127.0.0.1:$P_UP
+hosts: ["127.0.0.1"]
+cors:
+  allowedOrigins: [$ORIGIN]
+  allowCredentials: true
+  allowedMethods: [GET, POST, PUT, DELETE]
+  allowedHeaders: [Content-Type, Authorization, X-Requested-With]
+  maxAge: 600s
+# nginx runs with access_log off; so does Crossgate here (log.access), for the same work per request.
+log:
+  access: false
+EOF
+# The admin listener (on by default, 127.0.0.1:9090) is kept on, on a port of the benchmark's own; a
+# build without it refuses the key, and then runs without the section.
+cp "$tmp/crossgate.yaml" "$tmp/crossgate-no-admin.yaml"
+printf 'admin:\n  listen: 127.0.0.1:%s\n' "$P_CG_ADMIN" >>"$tmp/crossgate.yaml"
+if ! java -jar "$tmp/crossgate.jar" check --config "$tmp/crossgate.yaml" >"$tmp/check.out" 2>&1; then
+  if java -jar "$tmp/crossgate.jar" check --config "$tmp/crossgate-no-admin.yaml" >/dev/null 2>&1; then
+    cp "$tmp/crossgate-no-admin.yaml" "$tmp/crossgate.yaml"
+  else
+    cat "$tmp/check.out" >&2; die "crossgate check refuses the benchmark's configuration"
+  fi
+fi
+
+cat >"$tmp/wrk/preflight.lua" <<EOF
+-- CORS preflight: OPTIONS with Origin and Access-Control-Request-* (a browser's POST with a JSON body and a token)
+wrk.method = "OPTIONS"
+wrk.headers["Origin"] = "$ORIGIN"
+wrk.headers["Access-Control-Request-Method"] = "POST"
+wrk.headers["Access-Control-Request-Headers"] = "content-type, authorization"
+EOF
+
+# ------------------------------------------------------------------ start
+for n in upstream sut; do
+  "$NGINX" -t -q -p "$tmp/nginx" -e "$tmp/nginx/logs/$n-error.log" -c "$tmp/nginx/$n.conf" \
+    || die "nginx rejects $tmp/nginx/$n.conf"
+done
+taskset -c "$LOAD_CPU" "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/logs/upstream-error.log" -c "$tmp/nginx/upstream.conf" &
+pids_up+=($!)
+taskset -c "$SUT_CPU" "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/logs/sut-error.log" -c "$tmp/nginx/sut.conf" &
+pids_ngx+=($!)
+# shellcheck disable=SC2206
+java_cmd=(java $JAVA_OPTS_EXTRA -jar "$tmp/crossgate.jar" serve --config "$tmp/crossgate.yaml" --drain-timeout 2s)
+taskset -c "$SUT_CPU" "${java_cmd[@]}" >/dev/null 2>"$tmp/crossgate.err" &
+pid_cg=$!
+
+wait_port() {  # port pid
+  for _ in $(seq 200); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
+    if ! kill -0 "$2" 2>/dev/null; then
+      tail -n 20 "$tmp/crossgate.err" "$tmp"/nginx/logs/*-error.log >&2 2>/dev/null
+      die "the process for port $1 (pid $2) exited (KEEP_TMP=1 keeps $tmp)"
+    fi
+    sleep 0.1
+  done
+  die "nothing answers on 127.0.0.1:$1 after 20 s"
+}
+wait_port $P_UP "${pids_up[0]}"
+wait_port $P_NGX_CORS "${pids_ngx[0]}"
+wait_port $P_CG "$pid_cg"
+
+# ------------------------------------------------------------------ CPU accounting
+HZ="$(getconf CLK_TCK)"
+children() { local c; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do echo "$c"; children "$c"; done; }
+our_pids() {
+  local p
+  for p in "${pids_up[@]}" "${pids_ngx[@]}" $pid_cg; do echo "$p"; children "$p"; done
+}
+jiffies_of() {  # utime+stime of the given pids (every thread), in clock ticks
+  local total=0 p v
+  for p in "$@"; do
+    v="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12+$13}')" || v=0
+    total=$(( total + ${v:-0} ))
+  done
+  echo "$total"
+}
+busy_jiffies() {  # busy ticks of all CPUs, and of each CPU: "all cpu0 cpu1 ..."
+  awk '/^cpu/ { b = $2+$3+$4+$7+$8+$9; printf "%s ", b } END { print "" }' /proc/stat
+}
+self_children_jiffies() { sed 's/.*) //' "/proc/$$/stat" | awk '{print $14+$15}'; }
+
+# waits until processes other than ours used under 20% of one CPU during one second
+wait_quiet() {
+  local waited=0 quiet=0 b0 b1 o0 o1 foreign
+  while :; do
+    read -r b0 _ < <(busy_jiffies); o0="$(jiffies_of $(our_pids))"
+    sleep 1
+    read -r b1 _ < <(busy_jiffies); o1="$(jiffies_of $(our_pids))"
+    foreign=$(( (b1 - b0) - (o1 - o0) ))
+    waited=$(( waited + 1 ))
+    if (( foreign * 100 < 20 * HZ )); then
+      quiet=$(( quiet + 1 ))
+      (( quiet >= 2 )) && { (( waited > 2 )) && log "machine quiet after ${waited}s"; return 0; }
+      continue
+    fi
+    quiet=0
+    if (( waited == 1 )); then log "waiting for other processes to quiet down (up to ${QUIET_MAX}s; they use $(( foreign * 100 / HZ ))% of a CPU)"; fi
+    if (( waited >= QUIET_MAX )); then log "machine still busy after ${QUIET_MAX}s; measuring anyway (see the foreign CPU column)"; quiet_timeouts=$(( quiet_timeouts + 1 )); return 0; fi
+  done
+}
+quiet_timeouts=0
+
+# ------------------------------------------------------------------ raw file: versions and curl checks
+mkdir -p bench/results
+started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+java_version="$(java -version 2>&1)"
+nginx_version="$("$NGINX" -v 2>&1)"
+wrk_version="$(wrk -v 2>&1 | head -n 1 || true)"
+cpu_model="$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1 || true)"
+cg_threads() { jcmd "$pid_cg" Thread.print 2>/dev/null | grep -o '^"[^"]*"' | tr -d '"'; }
+cg_gc="$(jcmd "$pid_cg" VM.flags 2>/dev/null | tr ' ' '\n' | grep -E '^-XX:\+Use.*GC$' | head -n 1 || true)"
+cg_heap="$(jcmd "$pid_cg" VM.flags 2>/dev/null | tr ' ' '\n' | grep -E '^-XX:MaxHeapSize=' | sed 's/.*=//' || true)"
+cg_nproc="$(taskset -c "$SUT_CPU" nproc)"  # the JVM counts the CPUs of its affinity mask the same way
+printf -v java_cmdline '%q ' taskset -c "$SUT_CPU" "${java_cmd[@]}"
+java_cmdline="${java_cmdline% }"
+
+preflight_curl() { curl -sS -i --max-time 5 -X OPTIONS -H "Origin: $ORIGIN" -H 'Access-Control-Request-Method: POST' \
+                     -H 'Access-Control-Request-Headers: content-type, authorization' "http://127.0.0.1:$1/api/resource"; }
+get_curl() { curl -sS -i --max-time 5 "http://127.0.0.1:$1/api/item"; }
+status_of() { head -n 1 | awk '{print $2}'; }
+
+{
+  echo "# bench/edge-http.sh raw output, $started"
+  echo "# machine: nproc $nprocs, ${cpu_model:-unknown CPU}, $(uname -srm)"
+  echo "# $nginx_version; $wrk_version"
+  echo "$java_version" | sed 's/^/# /'
+  echo "# Crossgate: $git_rev (uncommitted changes in its sources/poms: $git_dirty files), jar sha256 $jar_sha"
+  echo "# Crossgate command: $java_cmdline >/dev/null"
+  echo "# Crossgate JVM on CPU $SUT_CPU: $cg_nproc active processor(s), ${cg_gc:-?}, max heap ${cg_heap:-?} bytes"
+  echo
+  echo "===== nginx under test (CPU $SUT_CPU): $tmp/nginx/sut.conf"; cat "$tmp/nginx/sut.conf"
+  echo; echo "===== upstream nginx (CPU $LOAD_CPU): $tmp/nginx/upstream.conf"; cat "$tmp/nginx/upstream.conf"
+  echo; echo "===== Crossgate: $tmp/crossgate.yaml"; cat "$tmp/crossgate.yaml"
+  echo; echo "===== wrk script $tmp/wrk/preflight.lua"; cat "$tmp/wrk/preflight.lua"
+} >"$raw"
+
+check_fail=""
+check() {  # title port kind(preflight|get) expected-status
+  local out st
+  out="$( if [[ $3 == preflight ]]; then preflight_curl "$2"; else get_curl "$2"; fi 2>&1 )" || true
+  st="$(status_of <<<"$out")"
+  { echo; echo "===== curl check: $1 (expected $4)"; echo "$out" | tr -d '\r'; echo; } >>"$raw"
+  if [[ $st != "$4" ]]; then check_fail+="$1: status ${st:-none}, expected $4; "; fi
+  if [[ $3 == preflight ]] && ! grep -qi "^access-control-allow-origin: $ORIGIN" <<<"$(tr -d '\r' <<<"$out")"; then
+    check_fail+="$1: no Access-Control-Allow-Origin; "
+  fi
+  if [[ $3 == get ]] && ! grep -qF "$JSON" <<<"$out"; then check_fail+="$1: body is not the upstream's JSON; "; fi
+}
+check "(a) preflight, nginx :$P_NGX_CORS" $P_NGX_CORS preflight 204
+check "(a) preflight, Crossgate :$P_CG" $P_CG preflight 204
+check "(b) GET direct, nginx :$P_NGX_DIRECT" $P_NGX_DIRECT get 200
+check "(b) GET direct, upstream :$P_UP" $P_UP get 200
+check "(b) GET via nginx :$P_NGX_PROXY" $P_NGX_PROXY get 200
+check "(b) GET via Crossgate :$P_CG" $P_CG get 200
+[[ -z $check_fail ]] || die "a curl check failed before benchmarking: $check_fail(see $raw)"
+log "curl checks passed (responses in $raw)"
+
+# ------------------------------------------------------------------ wrk runs
+# id|group|label|url|script
+targets=(
+  "pf-nginx|a|nginx, preflight from a map (CPU $SUT_CPU)|http://127.0.0.1:$P_NGX_CORS/api/resource|$tmp/wrk/preflight.lua"
+  "pf-cg|a|Crossgate, preflight at the edge (CPU $SUT_CPU)|http://127.0.0.1:$P_CG/api/resource|$tmp/wrk/preflight.lua"
+  "get-direct|b|direct: nginx returning the JSON (CPU $SUT_CPU)|http://127.0.0.1:$P_NGX_DIRECT/api/item|"
+  "get-upstream|b|direct to the upstream itself (CPU $LOAD_CPU, shared with wrk; for information)|http://127.0.0.1:$P_UP/api/item|"
+  "get-nginx|b|via nginx reverse proxy (CPU $SUT_CPU)|http://127.0.0.1:$P_NGX_PROXY/api/item|"
+  "get-cg|b|via Crossgate (CPU $SUT_CPU)|http://127.0.0.1:$P_CG/api/item|"
+)
+wrk_cmd() {  # duration url script
+  local c=(taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"$1" --latency)
+  [[ -n $3 ]] && c+=(-s "$3")
+  c+=("$2")
+  printf '%s\n' "${c[@]}"
+}
+sut_pids_of() {  # target id -> pids of the server under test
+  case $1 in
+    *-cg) echo "$pid_cg" ;;
+    get-upstream) echo "${pids_up[0]}"; children "${pids_up[0]}" ;;
+    *) echo "${pids_ngx[0]}"; children "${pids_ngx[0]}" ;;
+  esac
+}
+to_ms() {  # wrk latency such as 512.00us, 1.23ms, 1.01s, 2.00m
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.3f", n }'
+}
+cg_health() {  # one line: RSS, threads, fds, connections to the upstream
+  local rss fds thr up
+  rss="$(awk '/^VmRSS/ {print $2}' /proc/"$pid_cg"/status)"
+  thr="$(awk '/^Threads/ {print $2}' /proc/"$pid_cg"/status)"
+  fds="$(ls /proc/"$pid_cg"/fd | wc -l)"
+  up="$(ss -Htnp state established "( dport = :$P_UP )" 2>/dev/null | grep -c "pid=$pid_cg," || true)"
+  echo "rss ${rss} KiB, threads $thr, fds $fds, upstream connections $up"
+}
+
+# Crossgate's CPU by thread kind, in clock ticks: "event-loops access-log jit vm-and-gc other". Linux
+# keeps the first 15 characters of a thread's name (Netty's acceptor is counted with the event loops).
+cg_thread_ticks() {
+  local t
+  for t in /proc/"$pid_cg"/task/*; do
+    printf '%s|%s\n' "$(cat "$t/comm" 2>/dev/null)" "$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12+$13}')"
+  done | awk -F'|' '
+    $1 ~ /^multiThreadIoEv/ { k = 1 } $1 ~ /^crossgate-acces/ { k = 2 } $1 ~ /^C[12] Compiler/ { k = 3 }
+    $1 ~ /^(VM Thread|GC Thread|G1 |VM Periodic)/ { k = 4 }
+    { if (!k) k = 5; v[k] += $2; k = 0 }
+    END { printf "%d %d %d %d %d\n", v[1], v[2], v[3], v[4], v[5] }'
+}
+threads_tsv="$tmp/threads.tsv"
+: >"$threads_tsv"
+results="$tmp/results.tsv"
+discarded="$tmp/discarded.tsv"
+: >"$results"; : >"$discarded"
+last_foreign=0 noisy_kept=0
+run_one() {  # id label url script duration phase
+  local id=$1 label=$2 url=$3 script=$4 dur=$5 phase=$6 out cmd
+  mapfile -t cmd < <(wrk_cmd "$dur" "$url" "$script")
+  out="$tmp/wrk/$id-$phase.txt"
+  local sut; sut="$(sut_pids_of "$id")"
+  local b0 b1 all0 all1 s0 s1 o0 o1 w0 w1 t0 t1 ours
+  read -r b0 _ < <(busy_jiffies); all0="$(busy_jiffies)"
+  local th0="" th1=""
+  [[ $id == *-cg ]] && th0="$(cg_thread_ticks)"
+  s0="$(jiffies_of $sut)"; o0="$(jiffies_of $(our_pids))"; w0="$(self_children_jiffies)"; t0="$(date +%s.%N)"
+  "${cmd[@]}" >"$out" 2>&1 &
+  pid_wrk=$!
+  wait "$pid_wrk" || { pid_wrk=""; cat "$out" >&2; die "wrk failed for $id"; }
+  pid_wrk=""
+  t1="$(date +%s.%N)"; w1="$(self_children_jiffies)"; o1="$(jiffies_of $(our_pids))"; s1="$(jiffies_of $sut)"
+  read -r b1 _ < <(busy_jiffies); all1="$(busy_jiffies)"
+  [[ $id == *-cg ]] && th1="$(cg_thread_ticks)"
+  local thpct=""
+  if [[ -n $th0 ]]; then
+    thpct="$(awk -v a="$th0" -v b="$th1" -v t0="$t0" -v t1="$t1" -v hz="$HZ" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); el = (t1 - t0) * hz
+      for (i = 1; i <= 5; i++) printf "%s%.0f", (i > 1 ? " " : ""), 100 * (y[i] - x[i]) / el; print "" }')"
+  fi
+  ours=$(( (o1 - o0) + (w1 - w0) ))
+  {
+    echo; echo "===== $phase: $label"
+    echo "\$ ${cmd[*]}"
+    cat "$out"
+    awk -v a="$all0" -v b="$all1" -v t0="$t0" -v t1="$t1" -v hz="$HZ" -v sut=$((s1 - s0)) -v ours="$ours" 'BEGIN {
+      n = split(a, x, " "); split(b, y, " "); el = (t1 - t0) * hz
+      printf "# CPU during the run (%% of one CPU): server under test %.0f", 100 * sut / el
+      for (i = 2; i <= n; i++) printf ", cpu%d busy %.0f", i - 2, 100 * (y[i] - x[i]) / el
+      printf ", processes other than this benchmark %.0f\n", 100 * ((y[1] - x[1]) - ours) / el }'
+    if [[ $id == *-cg ]]; then
+      read -r tl ta tj tv to <<<"$thpct"
+      echo "# Crossgate CPU by thread during the run (% of one CPU): event loops $tl, access log $ta, JIT $tj, VM and GC $tv, other $to"
+      echo "# Crossgate after the run: $(cg_health)"
+    fi
+  } >>"$raw"
+  [[ $phase == warmup ]] && return 0
+  local rps p50 p99 reqs non2xx sockerr el sutpct cpu1 foreign
+  rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+  p50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
+  p99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
+  reqs="$(awk '/requests in/ {print $1}' "$out")"
+  non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")"; non2xx="${non2xx:-0}"
+  sockerr="$(awk '/Socket errors:/ { gsub(/,/, ""); print $4+$6+$8+$10 }' "$out")"; sockerr="${sockerr:-0}"
+  el="$(awk -v t0="$t0" -v t1="$t1" -v hz="$HZ" 'BEGIN { print (t1 - t0) * hz }')"
+  sutpct="$(awk -v j=$((s1 - s0)) -v el="$el" 'BEGIN { printf "%.0f", 100 * j / el }')"
+  cpu1="$(awk -v a="$all0" -v b="$all1" -v el="$el" -v c="$LOAD_CPU" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[c + 2] - x[c + 2]) / el }')"
+  foreign="$(awk -v d=$((b1 - b0 - ours)) -v el="$el" 'BEGIN { f = 100 * d / el; if (f < 0) f = 0; printf "%.0f", f }')"
+  last_foreign="$foreign"
+  [[ -n $thpct ]] && printf '%s\t%s\t%s\n' "$id" "$phase" "${thpct// /$'\t'}" >>"$threads_tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$id" "$phase" "${rps:-0}" "$p50" "$p99" "${reqs:-0}" "$non2xx" "$sockerr" "$sutpct" "$cpu1" "$foreign" >>"$results"
+  log "$(printf '%-12s %-6s %10s req/s  p99 %8s ms  non-2xx %s  socket errors %s  SUT CPU %s%%  foreign CPU %s%%' \
+        "$id" "$phase" "${rps:-?}" "$p99" "$non2xx" "$sockerr" "$sutpct" "$foreign")"
+}
+
+health_before="$(cg_health)"
+echo >>"$raw"; echo "# Crossgate before the benchmark: $health_before" >>"$raw"
+
+log "warm-up: $WARMUP per target (Crossgate first)"
+for t in "pf-cg" "get-cg" "pf-nginx" "get-direct" "get-upstream" "get-nginx"; do
+  for spec in "${targets[@]}"; do
+    IFS='|' read -r id _ label url script <<<"$spec"
+    [[ $id == "$t" ]] && run_one "$id" "$label" "$url" "$script" "$WARMUP" warmup
+  done
+done
+# Netty starts an event loop's thread on its first task: count them once every target has been warmed up.
+cg_thread_list="$(cg_threads | tr '\n' ',' | sed 's/,$//')"
+cg_loops="$(tr ',' '\n' <<<"$cg_thread_list" | grep -c '^multiThreadIoEventLoopGroup-3-' || true)"
+cg_acceptors="$(tr ',' '\n' <<<"$cg_thread_list" | grep -c '^multiThreadIoEventLoopGroup-2-' || true)"
+echo "# Crossgate threads after the warm-up ($cg_loops worker event loops, $cg_acceptors acceptor): $cg_thread_list" >>"$raw"
+log "Crossgate after the warm-up: $cg_loops worker event loops, $cg_acceptors acceptor"
+
+for r in $(seq "$RUNS"); do
+  for spec in "${targets[@]}"; do
+    IFS='|' read -r id _ label url script <<<"$spec"
+    for attempt in $(seq 0 "$RETRIES"); do
+      wait_quiet
+      run_one "$id" "$label" "$url" "$script" "$DURATION" "run$r"
+      (( last_foreign <= FOREIGN_MAX )) && break
+      if (( attempt < RETRIES )); then
+        tail -n 1 "$results" >>"$discarded"; sed -i '$d' "$results"
+        [[ $id == *-cg ]] && sed -i '$d' "$threads_tsv"
+        echo "# discarded: other processes used ${last_foreign}% of a CPU during this run (limit $FOREIGN_MAX); repeated" >>"$raw"
+        log "$id run$r discarded (other processes used ${last_foreign}% of a CPU); repeating"
+      else
+        echo "# kept although other processes used ${last_foreign}% of a CPU: $RETRIES repeats were not enough" >>"$raw"
+        noisy_kept=$(( noisy_kept + 1 ))
+      fi
+    done
+  done
+done
+
+# ------------------------------------------------------------------ after: is Crossgate still well?
+sleep 2
+health_after="$(cg_health)"
+post_fail=""
+for pc in "Crossgate preflight|$P_CG|preflight|204" "Crossgate GET|$P_CG|get|200"; do
+  IFS='|' read -r title port kind want <<<"$pc"
+  before="$check_fail"; check "after the benchmark: $title" "$port" "$kind" "$want"
+  [[ $check_fail == "$before" ]] || post_fail+="$title failed after the load; "
+done
+cg_err_lines="$(grep -c . "$tmp/crossgate.err" || true)"
+cg_err_bad="$(grep -ciE 'exception|error|leak|warn' "$tmp/crossgate.err" || true)"
+ngx_err_bad="$(cat "$tmp"/nginx/logs/*-error.log 2>/dev/null | grep -cE '\[(alert|crit|error|emerg)\]' || true)"
+{
+  echo; echo "# Crossgate after the benchmark (2 s idle): $health_after"
+  echo; echo "===== Crossgate stderr ($cg_err_lines lines)"; cat "$tmp/crossgate.err"
+  echo; echo "===== nginx error logs"; for f in "$tmp"/nginx/logs/*-error.log; do echo "--- $(basename "$f")"; cat "$f"; done
+} >>"$raw"
+
+# ------------------------------------------------------------------ table
+median() {  # id column
+  awk -F'\t' -v id="$1" -v c="$2" '$1 == id && $2 ~ /^run/ { print $c }' "$results" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+allruns() { awk -F'\t' -v id="$1" -v c="$2" '$1 == id && $2 ~ /^run/ { printf "%s%s", sep, $c; sep = " / " }' "$results"; }
+sumcol() { awk -F'\t' -v id="$1" -v c="$2" '$1 == id && $2 ~ /^run/ { s += $c } END { print s + 0 }' "$results"; }
+maxcol() { awk -F'\t' -v c="$1" '$2 ~ /^run/ && $c > m { m = $c } END { print m + 0 }' "$results"; }
+fmt_int() { awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }'; }
+fmt_ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2fx", a / b }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+
+declare -A RPS P99 P50
+for spec in "${targets[@]}"; do
+  IFS='|' read -r id _ _ _ _ <<<"$spec"
+  RPS[$id]="$(median "$id" 3)"; P50[$id]="$(median "$id" 4)"; P99[$id]="$(median "$id" 5)"
+done
+
+a_ratio="$(ratio "${RPS[pf-cg]}" "${RPS[pf-nginx]}")"
+b_ratio="$(ratio "${RPS[get-cg]}" "${RPS[get-nginx]}")"
+a_ok=no; ge "$(awk -v a="${RPS[pf-cg]}" -v b="${RPS[pf-nginx]}" 'BEGIN { print a / b }')" 1.0 && a_ok=yes
+b_rps_ok=no; ge "$(awk -v a="${RPS[get-cg]}" -v b="${RPS[get-nginx]}" 'BEGIN { print a / b }')" 1.2 && b_rps_ok=yes
+b_p99_ok=no; ge "${P99[get-nginx]}" "${P99[get-cg]}" && b_p99_ok=yes
+verdict() { [[ $1 == yes ]] && echo "met" || echo "**not met**"; }
+
+{
+  echo "# Edge HTTP benchmark: Crossgate against nginx"
+  echo
+  echo "(a) CORS preflights answered at the edge, and (b) a proxied GET of a 105-byte JSON response from a"
+  echo "small upstream (nginx \`return 200\`), measured with wrk in one run of \`bench/edge-http.sh\` on loopback."
+  echo "Medians of $RUNS runs of $DURATION each (rounds interleaved: every target once per round), after a"
+  echo "$WARMUP warm-up of every target. \`wrk -t$THREADS -c$CONNS -d$DURATION --latency\`, keep-alive connections."
+  echo
+  echo "**CPU budget.** The server under test has CPU $SUT_CPU to itself (\`taskset -c $SUT_CPU\`): nginx with"
+  echo "\`worker_processes 1\`, or the whole Crossgate JVM — which then sees $cg_nproc processor(s), so Netty starts"
+  echo "$cg_loops worker event loop(s) ($([[ $JAVA_OPTS_EXTRA == *eventLoopThreads* ]] && echo "set by CROSSGATE_JAVA_OPTS; Netty's default is 2 x processors" || echo "Netty's default, 2 x processors")) and $cg_acceptors acceptor, and the JVM chooses"
+  echo "\`${cg_gc:-?}\`; GC, JIT and the access-log thread share that CPU too. wrk and the upstream nginx"
+  echo "(1 worker) share CPU $LOAD_CPU. \"direct\" is a server block of the nginx under test returning the"
+  echo "upstream's body itself, so direct and via-proxy give CPU $SUT_CPU's server the same budget."
+  echo
+  echo "| test | target | req/s (median) | p99 ms (median) | p50 ms (median) | req/s per run | non-2xx | socket errors | server CPU % | CPU $LOAD_CPU busy % | other processes CPU % (max) |"
+  echo "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+  for spec in "${targets[@]}"; do
+    IFS='|' read -r id group label _ _ <<<"$spec"
+    max_foreign="$(awk -F'\t' -v id="$id" '$1 == id && $2 ~ /^run/ && $11 > m { m = $11 } END { print m + 0 }' "$results")"
+    runs_fmt="$(allruns "$id" 3 | awk -F' / ' '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? " / " : ""), $i }')"
+    echo "| ($group) | $label | $(fmt_int "${RPS[$id]}") | $(fmt_ms "${P99[$id]}") | $(fmt_ms "${P50[$id]}") | $runs_fmt | $(sumcol "$id" 7) | $(sumcol "$id" 8) | $(median "$id" 9) | $(median "$id" 10) | $max_foreign |"
+  done
+  echo
+  echo "Ratios (of medians):"
+  echo
+  echo "| ratio | req/s | p99 |"
+  echo "| --- | ---: | ---: |"
+  echo "| (a) Crossgate / nginx, preflight | $a_ratio | $(ratio "${P99[pf-cg]}" "${P99[pf-nginx]}") |"
+  echo "| (b) Crossgate / nginx, proxied GET | $b_ratio | $(ratio "${P99[get-cg]}" "${P99[get-nginx]}") |"
+  echo "| (b) via nginx / direct | $(ratio "${RPS[get-nginx]}" "${RPS[get-direct]}") | $(ratio "${P99[get-nginx]}" "${P99[get-direct]}") |"
+  echo "| (b) via Crossgate / direct | $(ratio "${RPS[get-cg]}" "${RPS[get-direct]}") | $(ratio "${P99[get-cg]}" "${P99[get-direct]}") |"
+  echo
+  echo "Targets:"
+  echo
+  echo "- (a) Crossgate ≥ 1.0x nginx req/s for preflights: $(verdict $a_ok) ($a_ratio)"
+  echo "- (b) Crossgate ≥ 1.2x nginx req/s for the proxied GET: $(verdict $b_rps_ok) ($b_ratio)"
+  echo "- (b) Crossgate's p99 no higher than nginx's for the proxied GET: $(verdict $b_p99_ok) ($(fmt_ms "${P99[get-cg]}") ms against $(fmt_ms "${P99[get-nginx]}") ms)"
+  echo
+  echo "## Checks"
+  echo
+  echo "- Before the load, curl got 204 with \`Access-Control-Allow-Origin: $ORIGIN\` for a preflight from both"
+  echo "  edges and 200 with the upstream's JSON for a GET from every target (the responses are in"
+  echo "  \`$(basename "$raw")\`). wrk counts 204 as a success; a refused preflight (403) would show as non-2xx."
+  echo "- non-2xx and socket errors: totals over the $RUNS measured runs."
+  if [[ -z $post_fail ]]; then
+    echo "- After the load Crossgate still answered a preflight (204) and a GET (200)."
+  else
+    echo "- **After the load: $post_fail**"
+  fi
+  echo "- Crossgate before the load: $health_before; after it (2 s idle): $health_after."
+  echo "- Crossgate's stderr: $cg_err_lines lines, $cg_err_bad mentioning exception/error/warn/leak; nginx error logs: $ngx_err_bad alert/crit/error lines."
+  echo "- Other processes on the machine: $(grep -c . "$discarded" || true) run(s) discarded and repeated because other"
+  echo "  processes used more than $FOREIGN_MAX% of a CPU during them (kept in the raw file)$( (( noisy_kept > 0 )) && echo "; **$noisy_kept run(s) kept above that limit after $RETRIES repeats**")$( (( quiet_timeouts > 0 )) && echo "; **$quiet_timeouts run(s) started on a busy machine after waiting ${QUIET_MAX}s**")."
+  for id in pf-cg get-cg; do
+    echo "- Crossgate's CPU by thread, $([[ $id == pf-cg ]] && echo preflights || echo proxied GET) (median % of one CPU): $(awk -F'\t' -v id="$id" '$1 == id' "$threads_tsv" |
+      awk -F'\t' '{ for (i = 3; i <= 7; i++) v[i, NR] = $i } END {
+        split("event loops,access log,JIT,VM and GC,other", n, ",")
+        for (i = 3; i <= 7; i++) { m = 0; for (r = 1; r <= NR; r++) a[r] = v[i, r]
+          for (r = 1; r <= NR; r++) for (q = r + 1; q <= NR; q++) if (a[q] + 0 < a[r] + 0) { t = a[r]; a[r] = a[q]; a[q] = t }
+          printf "%s%s %s", (i > 3 ? ", " : ""), n[i - 2], (NR ? a[int((NR + 1) / 2)] : "?") } }')."
+  done
+  saturated=""
+  for spec in "${targets[@]}"; do
+    IFS='|' read -r id _ label _ _ <<<"$spec"
+    [[ $id == get-upstream ]] && continue
+    ge "$(median "$id" 10)" 95 && saturated+="${saturated:+; }$label"
+  done
+  if [[ -n $saturated ]]; then
+    echo "- CPU $LOAD_CPU (wrk and the upstream) was saturated (≥ 95% busy) for: $saturated. Those figures are"
+    echo "  limited by the load side as much as by the server: the server's own capacity is at least that."
+  fi
+  echo "- nginx's preflight answer comes from a \`map\` and fixed \`add_header\`s (the same headers Crossgate sends,"
+  echo "  request id included) without checking the requested method and headers; Crossgate checks them."
+  echo "- Crossgate writes one JSON access-log line per request (formatted on its background thread, same CPU);"
+  echo "  it goes to /dev/null here, as \`serve\` has no option to turn it off. nginx runs with \`access_log off\`."
+  echo
+  echo "## Run"
+  echo
+  echo "- date: $started"
+  echo "- machine: nproc $nprocs, ${cpu_model:-unknown CPU}, $(uname -srm)"
+  echo "- java: $(echo "$java_version" | tr '\n' ' ' | sed 's/ *$//')"
+  echo "- nginx: ${nginx_version#nginx version: }"
+  echo "- wrk: $wrk_version"
+  echo "- Crossgate: commit $git_rev$( (( git_dirty > 0 )) && echo " plus uncommitted changes in $git_dirty source/pom files") (jar sha256 $jar_sha...)"
+  echo "- command: \`bench/edge-http.sh\`$( [[ "$RUNS $DURATION $WARMUP $CONNS $THREADS $SUT_CPU $LOAD_CPU" != "3 10s 5s 50 1 0 1" ]] && echo " with RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU")$( [[ -n $JAVA_OPTS_EXTRA ]] && echo " and CROSSGATE_JAVA_OPTS=\"$JAVA_OPTS_EXTRA\"")"
+  echo "- Crossgate: \`$java_cmdline >/dev/null\` (config: profile prod, the CORS policy above, upstream http://127.0.0.1:$P_UP)"
+  echo "- nginx: \`taskset -c $SUT_CPU nginx -p TMP/nginx -c TMP/nginx/sut.conf\`, upstream \`taskset -c $LOAD_CPU nginx -p TMP/nginx -c TMP/nginx/upstream.conf\` (both configurations are in the raw file)"
+  echo "- wrk: \`taskset -c $LOAD_CPU wrk -t$THREADS -c$CONNS -d$DURATION --latency [-s preflight.lua] URL\`"
+  echo "- raw outputs: \`bench/results/$(basename "$raw")\`"
+} >"$md"
+
+cat "$md"
