@@ -73,7 +73,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return;
         }
         awaitRequest();
-        ctx.read();
+        ctx.channel().config().setAutoRead(true);
         ctx.fireChannelActive();
     }
 
@@ -95,23 +95,34 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        if (wantsMore()) {
-            ctx.read();
+        updateReading();
+    }
+
+    /** Messages (request heads or body chunks of at most 64 KiB) read ahead before reading pauses. */
+    private static final int READ_AHEAD = 4;
+
+    /**
+     * Reading stays on (no per-request epoll changes) while the queue is short; it pauses when
+     * pipelined requests or body chunks pile up — a request body then flows only as fast as the
+     * upstream takes it — and resumes when they are consumed.
+     */
+    private void updateReading() {
+        boolean want = lingering || (!closing && queue.size() < READ_AHEAD);
+        io.netty.channel.ChannelConfig c = ctx.channel().config();
+        if (c.isAutoRead() != want) {
+            c.setAutoRead(want);
         }
     }
 
-    private boolean wantsMore() {
-        if (lingering) {
-            return true;
-        }
-        if (closing || !queue.isEmpty()) {
-            return false;
-        }
-        return current == null || (bodyPending && call != null && call.canTakeBody());
-    }
-
-    /** Hands queued messages to the stage that can take them now. */
+    /** Hands queued messages to the stage that can take them now, then decides whether to keep reading. */
     private void process() {
+        processQueue();
+        if (ctx.channel().isActive()) {
+            updateReading();
+        }
+    }
+
+    private void processQueue() {
         while (!queue.isEmpty() && !closing) {
             HttpObject m = queue.peek();
             if (m instanceof HttpRequest) {
@@ -170,9 +181,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 bodyPending = false;
             }
             call.sendBody(content);
-        }
-        if (wantsMore()) {
-            ctx.read();
         }
     }
 
@@ -240,7 +248,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.HOST_DUPLICATE, null);
             return;
         }
-        String[] hostPort = hosts.isEmpty() ? new String[] {"", ""} : splitHost(hosts.get(0));
+        String[] hostPort = hosts.isEmpty() ? new String[] {"", ""} : splitHostCached(hosts.get(0));
         if (hostPort == null) {
             local(ex, Reason.HOST_INVALID, null);
             return;
@@ -553,7 +561,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return;
         }
         ctx.executor().schedule(this::endLinger, LINGER_MILLIS, TimeUnit.MILLISECONDS);
-        ctx.read();
+        updateReading();
     }
 
     private void linger(Object msg) {
@@ -816,6 +824,20 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         String p = q < 0 ? uri : uri.substring(0, q);
         int hash = p.indexOf('#');
         return hash < 0 ? p : p.substring(0, hash);
+    }
+
+    private String lastHost;
+    private String[] lastHostSplit;
+
+    /** A connection nearly always sends the same Host: parse it once per connection, not per request. */
+    private String[] splitHostCached(String value) {
+        if (value.equals(lastHost)) {
+            return lastHostSplit;
+        }
+        String[] split = splitHost(value);
+        lastHost = value;
+        lastHostSplit = split;
+        return split;
     }
 
     /** Host header to {host, port} (port "" when absent), lower-case, IPv6 in brackets; null when malformed. */

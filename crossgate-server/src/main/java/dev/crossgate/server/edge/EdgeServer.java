@@ -134,7 +134,7 @@ public final class EdgeServer implements AutoCloseable {
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.AUTO_READ, false) // switched on in channelActive, after the handler is ready
                 .childHandler(new EdgeInitializer(shared));
         CrossgateConfig.Listen l = shared.config.listen();
         listener = b.bind(l.host(), l.port()).sync().channel();
