@@ -1,7 +1,6 @@
 package dev.crossgate.server.cli;
 
 import dev.crossgate.server.config.ConfigLoader;
-import dev.crossgate.server.config.ConfigProblem;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.demo.DemoBackend;
 import dev.crossgate.server.demo.DemoPage;
@@ -45,18 +44,17 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         try (DemoBackend backend = DemoBackend.start("127.0.0.1", backendPort)) {
-            ConfigLoader.Result r = ConfigLoader.inspect(new ConfigLoader.Options(null, null, context.env(), context.workingDirectory())
-                    .with("listen", listen).with("upstream", "http://127.0.0.1:" + backend.port()));
-            for (ConfigProblem p : r.problems()) {
-                err.println(p.describe());
-            }
-            if (!r.valid()) {
-                err.println("crossgate: refusing to start: the configuration has errors");
+            CrossgateConfig c = Startup.load(new ConfigLoader.Options(null, null, context.env(), context.workingDirectory())
+                    .with("listen", listen).with("upstream", "http://127.0.0.1:" + backend.port()), err);
+            if (c == null) {
                 return 2;
             }
-            CrossgateConfig c = r.config();
             AccessLog log = c.accessLog() ? new AccessLog(System.out) : AccessLog.discarding();
-            EdgeServer edge = new EdgeServer(c, log).start();
+            EdgeServer edge = Startup.start(c, log, err);
+            if (edge == null) {
+                log.close();
+                return 2;
+            }
             String api = "http://localhost:" + edge.port();
             try (DemoPage page = DemoPage.start("127.0.0.1", pagePort, api)) {
                 err.println("crossgate demo (profile " + c.profile() + "):");

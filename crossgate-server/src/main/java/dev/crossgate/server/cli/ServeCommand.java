@@ -1,7 +1,6 @@
 package dev.crossgate.server.cli;
 
 import dev.crossgate.server.config.ConfigLoader;
-import dev.crossgate.server.config.ConfigProblem;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.edge.EdgeServer;
 import dev.crossgate.server.observe.AccessLog;
@@ -52,14 +51,9 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        ConfigLoader.Result r = ConfigLoader.inspect(new ConfigLoader.Options(config, profile, context.env(), context.workingDirectory())
-                .with("listen", listen).with("upstream", upstream).with("tls.selfSigned", tlsSelfSigned ? "true" : null));
-        for (ConfigProblem p : r.problems()) {
-            err.println(p.describe());
-        }
-        if (!r.valid()) {
-            err.println("crossgate: refusing to start: the configuration has " + r.errors().size() + (r.errors().size() == 1 ? " error" : " errors")
-                    + " (run crossgate check for the whole configuration)");
+        CrossgateConfig c = Startup.load(new ConfigLoader.Options(config, profile, context.env(), context.workingDirectory())
+                .with("listen", listen).with("upstream", upstream).with("tls.selfSigned", tlsSelfSigned ? "true" : null), err);
+        if (c == null) {
             return 2;
         }
         Duration drain = dev.crossgate.server.config.Units.duration(drainTimeout);
@@ -67,14 +61,10 @@ final class ServeCommand implements Callable<Integer> {
             err.println("crossgate: --drain-timeout \"" + drainTimeout + "\" is not a duration (expected: such as 30s)");
             return 2;
         }
-        CrossgateConfig c = r.config();
         AccessLog log = c.accessLog() ? new AccessLog(System.out) : AccessLog.discarding();
-        EdgeServer server;
-        try {
-            server = new EdgeServer(c, log).start();
-        } catch (java.net.BindException e) {
-            err.println("crossgate: cannot listen: " + e.getMessage() + " (listen " + c.listen()
-                    + (c.admin().listen() == null ? "" : ", admin.listen " + c.admin().listen()) + "); choose a free port");
+        EdgeServer server = Startup.start(c, log, err);
+        if (server == null) {
+            log.close();
             return 2;
         }
         err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()

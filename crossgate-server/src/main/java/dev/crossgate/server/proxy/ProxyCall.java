@@ -170,9 +170,7 @@ public final class ProxyCall {
         }
         if (msg.decoderResult().isFailure()) {
             ReferenceCountUtil.release(msg);
-            Channel ch = channel;
-            channel = null;
-            ch.close();
+            closeUpstream();
             finishWithFailure(responseStarted ? Reason.UPSTREAM_RESET : Reason.UPSTREAM_MALFORMED);
             return;
         }
@@ -204,12 +202,7 @@ public final class ProxyCall {
         if (state == State.DONE) {
             return;
         }
-        Channel ch = channel;
-        channel = null;
-        if (ch != null) {
-            ch.pipeline().get(UpstreamHandler.class).call = null;
-            ch.close();
-        }
+        closeUpstream();
         if (!responseStarted && reused && retryable && !retried) {
             // The keep-alive race: the upstream closed an idle pooled connection as we sent on it.
             retried = true;
@@ -227,12 +220,7 @@ public final class ProxyCall {
         if (state != State.FORWARDING || responseStarted) {
             return;
         }
-        Channel ch = channel;
-        channel = null;
-        if (ch != null) {
-            ch.pipeline().get(UpstreamHandler.class).call = null;
-            ch.close();
-        }
+        closeUpstream();
         finishWithFailure(Reason.UPSTREAM_TIMEOUT);
     }
 
@@ -276,6 +264,11 @@ public final class ProxyCall {
         if (responseTimer != null) {
             responseTimer.cancel(false);
         }
+        closeUpstream();
+    }
+
+    /** Detaches and closes the upstream connection: its framing is in doubt, so it never returns to the pool. */
+    private void closeUpstream() {
         Channel ch = channel;
         channel = null;
         if (ch != null) {
