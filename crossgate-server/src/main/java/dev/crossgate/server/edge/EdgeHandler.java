@@ -530,9 +530,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             shared.metrics.corsRefusal(cors.reasonCode());
         }
         shared.metrics.request(ex.route, ex.status, ex.reason);
-        shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
-                ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
-                (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
+        if (shared.accessLog.enabled()) {
+            shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
+                    ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
+                    (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
+        }
         if (ex.linger && ctx.channel().isActive()) {
             startLinger();
             return;

@@ -74,6 +74,11 @@ public final class AccessLog implements AutoCloseable {
         return new AccessLog(null);
     }
 
+    /** False for a discarding log: callers skip building entries. */
+    public boolean enabled() {
+        return out != null;
+    }
+
     public void log(Entry e) {
         if (out != null && !queue.offer(e)) {
             dropped.incrementAndGet();
