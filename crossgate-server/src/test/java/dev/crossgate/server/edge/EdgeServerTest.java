@@ -611,6 +611,81 @@ class EdgeServerTest {
         }
     }
 
+    /** A raw upstream that answers every request with {@code response} and then closes the connection. */
+    private int rawUpstream(String response) throws IOException {
+        ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        closeables.add(server);
+        Thread t = new Thread(() -> {
+            while (!server.isClosed()) {
+                try (Socket s = server.accept()) {
+                    readHead(s.getInputStream());
+                    s.getOutputStream().write(response.getBytes(StandardCharsets.ISO_8859_1));
+                    s.getOutputStream().flush();
+                } catch (IOException e) {
+                    // next connection
+                }
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return server.getLocalPort();
+    }
+
+    @Test
+    void anUpstreamThatClosesBeforeAnsweringIs502ResetAndOneThatClosesMidBodyCutsTheClientOff() throws Exception {
+        start(PROD, rawUpstream(""));
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/x", "api.example.com", "Origin: " + APP)).read();
+            assertThat(r.status()).isEqualTo(502);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("upstream.reset");
+            assertThat(r.header("access-control-allow-origin")).isEqualTo(APP);
+        }
+        edge.close();
+        start(PROD, rawUpstream("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"));
+        try (RawHttp c = new RawHttp(edge.port())) {
+            Response r = c.send(RawHttp.get("/x", "api.example.com")).read();
+            assertThat(r.status()).isEqualTo(200);
+            // The head was already sent: the only honest signal left is to close before the promised length.
+            assertThat(r.body()).isEqualTo("0123456789");
+            assertThat(c.closedByServer(2000)).isTrue();
+        }
+    }
+
+    @Test
+    void aSlowClientSlowsTheUpstreamDownInsteadOfFillingTheEdgesMemory() throws Exception {
+        java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        long total = 64L * 1024 * 1024;
+        upstream.createContext("/big", ex -> {
+            ex.sendResponseHeaders(200, total);
+            byte[] chunk = new byte[64 * 1024];
+            try (OutputStream out = ex.getResponseBody()) {
+                for (long sent = 0; sent < total; sent += chunk.length) {
+                    out.write(chunk);
+                    written.addAndGet(chunk.length);
+                }
+            }
+        });
+        prod();
+        try (Socket s = new Socket("127.0.0.1", edge.port())) {
+            s.setReceiveBufferSize(64 * 1024);
+            s.getOutputStream().write(RawHttp.get("/big", "api.example.com").getBytes(StandardCharsets.ISO_8859_1));
+            Thread.sleep(1500); // the client reads nothing
+            long stalled = written.get();
+            // Only socket buffers and Netty's write buffer sit between the two: far less than the 64 MiB body.
+            assertThat(stalled).isLessThan(24L * 1024 * 1024);
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[256 * 1024];
+            long received = 0;
+            int n;
+            s.setSoTimeout(20_000);
+            while (received < total + 60 && (n = in.read(buf)) > 0) {
+                received += n;
+            }
+            assertThat(written.get()).isEqualTo(total);
+            assertThat(received).isGreaterThan(total);
+        }
+    }
+
     @Test
     void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
         prod();
