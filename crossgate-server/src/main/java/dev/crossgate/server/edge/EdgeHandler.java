@@ -59,9 +59,18 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         this.config = shared.config;
     }
 
+    private ByteActivity activity;
+
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+    }
+
+    private ByteActivity activity() {
+        if (activity == null) {
+            activity = ctx.pipeline().get(ByteActivity.class);
+        }
+        return activity;
     }
 
     @Override
@@ -191,7 +200,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      * and refusals answered here), then the upstream.
      */
     private void begin(HttpRequest req) {
-        ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
+        ByteActivity activity = activity();
         if (activity != null) {
             activity.firstByte = 0;
         }
@@ -603,7 +612,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      */
     private void awaitRequest() {
         waitingSince = System.nanoTime();
-        ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
+        ByteActivity activity = activity();
         if (activity != null) {
             activity.firstByte = 0; // bytes of the previous request's body are not the start of a head
         }
@@ -632,7 +641,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         long now = System.nanoTime();
         long waited = now - waitingSince;
-        ByteActivity activity = ctx.pipeline().get(ByteActivity.class);
+        ByteActivity activity = activity();
         long firstByte = activity == null ? 0 : activity.firstByte;
         if (firstByte != 0) {
             // Part of a head arrived: it has requestHeadTimeout from its first byte to complete.

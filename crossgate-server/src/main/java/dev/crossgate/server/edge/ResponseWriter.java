@@ -32,6 +32,14 @@ public final class ResponseWriter {
     public static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     public static final AsciiString X_CROSSGATE_REASON = AsciiString.cached("x-crossgate-reason");
 
+    /**
+     * Headers of locally generated answers are not validated again on every set: their names are
+     * constants and their values are built here or come from values already checked (an Origin the
+     * policy parsed, a request id of safe characters).
+     */
+    private static final io.netty.handler.codec.http.HttpHeadersFactory TRUSTED =
+            io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+
     private ResponseWriter() {}
 
     /** Applies the exchange's decisions to a response head about to be written. */
@@ -136,7 +144,7 @@ public final class ResponseWriter {
                     + ",\"requestId\":" + jsonString(ex.requestId) + "}\n";
             body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_8);
         }
-        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, head ? Unpooled.EMPTY_BUFFER : body);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, head ? Unpooled.EMPTY_BUFFER : body, TRUSTED, TRUSTED);
         if (head && body != Unpooled.EMPTY_BUFFER) {
             res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
             body.release();
@@ -160,7 +168,7 @@ public final class ResponseWriter {
     static ChannelFuture writeBody(ChannelHandlerContext ctx, Exchange ex, int status, String contentType, String text, boolean head) {
         ByteBuf body = Unpooled.copiedBuffer(text, StandardCharsets.UTF_8);
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
-                head ? Unpooled.EMPTY_BUFFER : body);
+                head ? Unpooled.EMPTY_BUFFER : body, TRUSTED, TRUSTED);
         res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
         if (head) {
             body.release();
