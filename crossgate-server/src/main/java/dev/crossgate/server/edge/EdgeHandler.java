@@ -12,7 +12,6 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -326,8 +325,12 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     }
 
     private void forward(HttpRequest req, Exchange ex, boolean hasBody) {
-        HttpHeaders in = req.headers();
-        HttpHeaders out = in.copy();
+        // The request head is rewritten in place (it is this exchange's own object, holding no buffer):
+        // what is read from the client's forwarding headers is read before they are replaced.
+        HttpHeaders out = req.headers();
+        List<String> xff = ex.trustedPeer ? out.getAll("x-forwarded-for") : List.of();
+        List<String> fwd = ex.trustedPeer ? out.getAll("forwarded") : List.of();
+        String fh = ex.trustedPeer ? lastToken(out.getAll("x-forwarded-host")) : null;
         Hop.removeHopByHop(out);
         out.remove("http2-settings");
         // Header names with '_' are dropped: some servers read them as '-' (header smuggling, spoofing).
@@ -361,13 +364,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         String host = ex.host;
         if (ex.trustedPeer) {
             // Behind a trusted proxy: extend the chain it started.
-            List<String> xff = in.getAll("x-forwarded-for");
             out.set("x-forwarded-for", xff.isEmpty() ? peer : String.join(", ", xff) + ", " + peer);
-            String fh = lastToken(in.getAll("x-forwarded-host"));
             if (fh != null) {
                 host = fh;
             }
-            List<String> fwd = in.getAll("forwarded");
             String mine = "for=" + forwardedNode(peer) + ";proto=" + ex.scheme + (host == null ? "" : ";host=\"" + host + "\"");
             out.set("forwarded", fwd.isEmpty() ? mine : String.join(", ", fwd) + ", " + mine);
         } else {
@@ -379,7 +379,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             out.set("x-forwarded-host", host);
         }
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
-        HttpRequest upstreamHead = new DefaultHttpRequest(HttpVersion.HTTP_1_1, req.method(), req.uri(), out);
+        req.setProtocolVersion(HttpVersion.HTTP_1_1);
+        HttpRequest upstreamHead = req;
         Upstream target = shared.groupFor(ex.path).pick();
         if (target == null) {
             local(ex, Reason.UPSTREAM_UNHEALTHY, null);

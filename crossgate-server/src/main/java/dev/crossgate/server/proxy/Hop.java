@@ -13,7 +13,7 @@ public final class Hop {
      * the HTTP codec frames the forwarded message from it, and a chunked body stays chunked.
      */
     public static void removeHopByHop(HttpHeaders h) {
-        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+        List<String> connection = h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION) : List.of();
         for (String line : connection) {
             for (String token : line.split(",")) {
                 String name = token.trim();

@@ -11,7 +11,6 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -55,7 +54,6 @@ public final class ProxyCall {
     private boolean responseStarted;
     private boolean responseComplete;
     private boolean upstreamKeepAlive;
-    private ScheduledFuture<?> responseTimer;
     private long headWrittenNanos;
     private long firstByteNanos = -1;
 
@@ -120,7 +118,7 @@ public final class ProxyCall {
             }
         });
         if (responseTimeoutMillis > 0) {
-            responseTimer = loop.schedule(this::onResponseTimeout, responseTimeoutMillis, TimeUnit.MILLISECONDS);
+            ch.pipeline().get(UpstreamHandler.class).startDeadline(TimeUnit.MILLISECONDS.toNanos(responseTimeoutMillis));
         }
         if (!requestComplete && ch.isWritable()) {
             frontend.readyForBody();
@@ -179,9 +177,7 @@ public final class ProxyCall {
                 ReferenceCountUtil.release(msg); // interim: the client's own Expect handling is not forwarded
                 return;
             }
-            if (responseTimer != null) {
-                responseTimer.cancel(false);
-            }
+            channel.pipeline().get(UpstreamHandler.class).deadline = 0;
             firstByteNanos = System.nanoTime();
             responseStarted = true;
             upstreamKeepAlive = HttpUtil.isKeepAlive(res);
@@ -206,9 +202,6 @@ public final class ProxyCall {
         if (!responseStarted && reused && retryable && !retried) {
             // The keep-alive race: the upstream closed an idle pooled connection as we sent on it.
             retried = true;
-            if (responseTimer != null) {
-                responseTimer.cancel(false);
-            }
             state = State.CONNECTING;
             acquire();
             return;
@@ -216,7 +209,7 @@ public final class ProxyCall {
         finishWithFailure(responseStarted ? Reason.UPSTREAM_RESET : Reason.UPSTREAM_RESET);
     }
 
-    private void onResponseTimeout() {
+    void onResponseTimeout() {
         if (state != State.FORWARDING || responseStarted) {
             return;
         }
@@ -246,9 +239,6 @@ public final class ProxyCall {
             return;
         }
         state = State.DONE;
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
         frontend.failed(reason);
     }
 
@@ -261,9 +251,6 @@ public final class ProxyCall {
             return;
         }
         state = State.DONE;
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
         closeUpstream();
     }
 

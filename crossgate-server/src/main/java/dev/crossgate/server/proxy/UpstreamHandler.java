@@ -9,6 +9,40 @@ import io.netty.util.ReferenceCountUtil;
 final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     private final UpstreamPool pool;
     ProxyCall call;
+    /** The response-head deadline of the current call (System.nanoTime), or 0 when none is pending. */
+    long deadline;
+    private io.netty.util.concurrent.ScheduledFuture<?> timer;
+    private io.netty.channel.ChannelHandlerContext ctx;
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /**
+     * Starts the response-head deadline for the current call. One timer per connection, re-armed only
+     * when it fires, instead of a scheduled task per request.
+     */
+    void startDeadline(long timeoutNanos) {
+        deadline = System.nanoTime() + timeoutNanos;
+        if (timer == null) {
+            timer = ctx.executor().schedule(this::onTimer, timeoutNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void onTimer() {
+        timer = null;
+        if (call == null || deadline == 0 || !ctx.channel().isActive()) {
+            return;
+        }
+        long left = deadline - System.nanoTime();
+        if (left > 0) {
+            timer = ctx.executor().schedule(this::onTimer, left, java.util.concurrent.TimeUnit.NANOSECONDS);
+            return;
+        }
+        deadline = 0;
+        call.onResponseTimeout();
+    }
 
     UpstreamHandler(UpstreamPool pool) {
         this.pool = pool;
