@@ -161,7 +161,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 }
                 current.closeAfter = true;
                 if (!current.responseStarted) {
-                    local(current, Reason.HTTP_MALFORMED, null);
+                    local(current, Reason.HTTP_MALFORMED);
                 } else {
                     finish(true);
                 }
@@ -179,7 +179,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 current.closeAfter = true;
                 current.linger = !(content instanceof LastHttpContent);
                 if (!current.responseStarted) {
-                    local(current, Reason.BODY_TOO_LARGE, null);
+                    local(current, Reason.BODY_TOO_LARGE);
                 } else {
                     finish(true);
                 }
@@ -240,7 +240,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             Reason r = cause instanceof TooLongHttpLineException ? Reason.URI_TOO_LONG
                     : cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException ? Reason.HEADERS_TOO_LARGE
                     : Reason.HTTP_MALFORMED;
-            local(ex, r, null);
+            local(ex, r);
             return;
         }
         if (hasBody) {
@@ -249,23 +249,23 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         // 2. Host: exactly one, well-formed, and served here (421 otherwise).
         List<String> hosts = h.getAll(HttpHeaderNames.HOST);
         if (hosts.isEmpty() && req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
-            local(ex, Reason.HOST_MISSING, null);
+            local(ex, Reason.HOST_MISSING);
             return;
         }
         if (hosts.size() > 1) {
-            local(ex, Reason.HOST_DUPLICATE, null);
+            local(ex, Reason.HOST_DUPLICATE);
             return;
         }
         String[] hostPort = hosts.isEmpty() ? new String[] {"", ""} : splitHostCached(hosts.get(0));
         if (hostPort == null) {
-            local(ex, Reason.HOST_INVALID, null);
+            local(ex, Reason.HOST_INVALID);
             return;
         }
         int port = hostPort[1].isEmpty() ? defaultPort() : Integer.parseInt(hostPort[1]);
         if (!hosts.isEmpty() && !config.hostAllowed(hostPort[0], port)) {
             // Decide CORS first so that a browser can read the refusal when its origin is allowed.
             ex.cors = corsDecision(req, ex, hostPort);
-            local(ex, Reason.HOST_NOT_ALLOWED, null);
+            local(ex, Reason.HOST_NOT_ALLOWED);
             return;
         }
         // 3. Framing and size: only chunked is understood; Content-Length beyond the limit is refused unread.
@@ -277,12 +277,12 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         if (te != null && !te.trim().equalsIgnoreCase("chunked")) {
             ex.closeAfter = true;
-            local(ex, Reason.TRANSFER_CODING_UNSUPPORTED, null);
+            local(ex, Reason.TRANSFER_CODING_UNSUPPORTED);
             return;
         }
         if (HttpUtil.getContentLength(req, 0L) > config.http().maxBodySize()) {
             ex.closeAfter = true;
-            local(ex, Reason.BODY_TOO_LARGE, null);
+            local(ex, Reason.BODY_TOO_LARGE);
             return;
         }
         // 4. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
@@ -383,7 +383,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         HttpRequest upstreamHead = req;
         Upstream target = shared.groupFor(ex.path).pick();
         if (target == null) {
-            local(ex, Reason.UPSTREAM_UNHEALTHY, null);
+            local(ex, Reason.UPSTREAM_UNHEALTHY);
             return;
         }
         upstream = target;
@@ -465,7 +465,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             if (bodyPending) {
                 ex.closeAfter = true;
             }
-            local(ex, reason, null);
+            local(ex, reason);
         } else {
             ex.reason = reason.code();
             ex.closeAfter = true;
@@ -497,7 +497,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     // ---------------------------------------------------------------- answers and completion
 
-    private void local(Exchange ex, Reason reason, String detail) {
+    private void local(Exchange ex, Reason reason) {
         local(ex, reason.status(), reason.code(), reason.message());
     }
 
@@ -654,7 +654,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             Exchange ex = new Exchange(newRequestId(), HttpMethod.GET, "", null, null, clientAddress(), false);
             current = ex;
             ex.closeAfter = true;
-            local(ex, Reason.REQUEST_HEAD_TIMEOUT, null);
+            local(ex, Reason.REQUEST_HEAD_TIMEOUT);
             return;
         }
         long idle = TimeUnit.MILLISECONDS.toNanos(shared.idleTimeoutMillis);
@@ -808,7 +808,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     /** 308 to the same URL over https (308 keeps the method and body, unlike 301). */
     private void redirectToHttps(Exchange ex, HttpRequest req, String host) {
         if (host == null) {
-            local(ex, Reason.HOST_MISSING, null);
+            local(ex, Reason.HOST_MISSING);
             return;
         }
         ex.reason = "http.redirect_https";
