@@ -38,6 +38,8 @@ class OriginParsingTest {
             "https://app.example.com:08443,    https://app.example.com:8443",
             "https://127.0.0.1:443,            https://127.0.0.1",
             "http://127.0.0.1:8080,            http://127.0.0.1:8080",
+            // a scheme with '.' and '+' is valid even though it looks like a regular expression (found by the fuzz test)
+            "a.+b.c://0.0.0.0,                 a.+b.c://0.0.0.0",
             // IPv6 in brackets, RFC 5952 shortest form as the URL standard serializes it
             "http://[0:0:0:0:0:0:0:1]:8080,    http://[::1]:8080",
             "http://[2001:DB8::0:1],           http://[2001:db8::1]",
@@ -76,6 +78,13 @@ class OriginParsingTest {
             assertThat(e.fix()).isEqualTo("write the host in punycode (xn--...) as the browser shows it");
         });
         assertThat(Origin.normalize(value)).isNull();
+    }
+
+    @Test
+    void aSubdomainWildcardBeforeABrokenIpv6HostIsAParseErrorNotACrash() {
+        // Found by the fuzz test: "http://*.[" used to throw StringIndexOutOfBoundsException.
+        assertThatThrownBy(() -> OriginPattern.parse("http://*.[")).isInstanceOfSatisfying(OriginParseException.class,
+                e -> assertThat(e.getMessage()).isEqualTo("\"http://*.[\" has an invalid IPv6 address \"[\""));
     }
 
     @Test

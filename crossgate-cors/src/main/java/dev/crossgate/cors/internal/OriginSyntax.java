@@ -62,10 +62,19 @@ public final class OriginSyntax {
                         "write " + quote(v.replaceAll("[\\s\\p{Cntrl}]+", "")));
             }
         }
-        if (looksLikeRegex(v)) {
-            throw error(v, quote(v) + " looks like a regular expression, and origins are not regular expressions",
-                    "list exact origins, use http://host:* for any port or https://*.example.com for subdomains");
+        try {
+            return parseSyntax(v, patterns);
+        } catch (OriginParseException e) {
+            // Said only of values that are not origins anyway: "a.+b://x" is a valid (odd) origin.
+            if (looksLikeRegex(v)) {
+                throw error(v, quote(v) + " looks like a regular expression, and origins are not regular expressions",
+                        "list exact origins, use http://host:* for any port or https://*.example.com for subdomains");
+            }
+            throw e;
         }
+    }
+
+    private static Parsed parseSyntax(String v, boolean patterns) {
         int sep = v.indexOf("://");
         if (sep < 0) {
             String guess = stripSlash(v.startsWith("//") ? v.substring(2) : v);
@@ -189,6 +198,9 @@ public final class OriginSyntax {
 
     private static String normalizeHost(String v, String h) {
         if (h.charAt(0) == '[') {
+            if (h.length() < 2 || h.charAt(h.length() - 1) != ']') {
+                throw error(v, quote(v) + " has an invalid IPv6 address " + quote(h), "write a valid IPv6 address, such as [::1]");
+            }
             String inner = h.substring(1, h.length() - 1);
             String canonical = Ipv6.canonical(inner);
             if (canonical == null) {
