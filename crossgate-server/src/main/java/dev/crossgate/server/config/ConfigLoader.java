@@ -461,9 +461,4 @@ public final class ConfigLoader {
         }
         return out;
     }
-
-    /** Convenience for code that has a policy path: the default route's policy. */
-    public static CorsPolicy defaultPolicy(CrossgateConfig config) {
-        return config.cors().defaultPolicy();
-    }
 }

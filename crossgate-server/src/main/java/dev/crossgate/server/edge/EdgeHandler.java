@@ -139,9 +139,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 }
                 queue.poll();
                 begin((HttpRequest) m);
-                if (m instanceof HttpContent) {
-                    continue; // a full request: its (empty) content was handled with its head
-                }
                 continue;
             }
             HttpContent content = (HttpContent) m;

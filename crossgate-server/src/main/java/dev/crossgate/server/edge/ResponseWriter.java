@@ -1,6 +1,7 @@
 package dev.crossgate.server.edge;
 
 import dev.crossgate.cors.CorsDecision;
+import dev.crossgate.server.observe.Json;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -140,8 +141,8 @@ public final class ResponseWriter {
         if (status == 204 || status == 304 || message == null) {
             body = Unpooled.EMPTY_BUFFER;
         } else {
-            String json = "{\"error\":" + jsonString(message) + ",\"reason\":" + jsonString(reason)
-                    + ",\"requestId\":" + jsonString(ex.requestId) + "}\n";
+            String json = "{\"error\":" + Json.string(message) + ",\"reason\":" + Json.string(reason)
+                    + ",\"requestId\":" + Json.string(ex.requestId) + "}\n";
             body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_8);
         }
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, head ? Unpooled.EMPTY_BUFFER : body, TRUSTED, TRUSTED);
@@ -182,30 +183,5 @@ public final class ResponseWriter {
             f.addListener(ChannelFutureListener.CLOSE);
         }
         return f;
-    }
-
-    static String jsonString(String s) {
-        if (s == null) {
-            return "null";
-        }
-        StringBuilder b = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20 || c == 0x2028 || c == 0x2029) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 }

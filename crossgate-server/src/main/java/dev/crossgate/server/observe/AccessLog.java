@@ -36,21 +36,9 @@ public final class AccessLog implements AutoCloseable {
         }
 
         private static void field(StringBuilder b, String name, String value) {
-            if (value == null) {
-                return;
+            if (value != null) {
+                b.append(",\"").append(name).append("\":").append(Json.string(value.length() > 2048 ? value.substring(0, 2048) : value));
             }
-            b.append(",\"").append(name).append("\":\"");
-            for (int i = 0; i < value.length() && i < 2048; i++) {
-                char c = value.charAt(i);
-                if (c == '"' || c == '\\') {
-                    b.append('\\').append(c);
-                } else if (c < 0x20 || c == 0x7f) {
-                    b.append(String.format("\\u%04x", (int) c));
-                } else {
-                    b.append(c);
-                }
-            }
-            b.append('"');
         }
     }
 

@@ -206,7 +206,7 @@ public final class ProxyCall {
             acquire();
             return;
         }
-        finishWithFailure(responseStarted ? Reason.UPSTREAM_RESET : Reason.UPSTREAM_RESET);
+        finishWithFailure(Reason.UPSTREAM_RESET);
     }
 
     void onResponseTimeout() {
