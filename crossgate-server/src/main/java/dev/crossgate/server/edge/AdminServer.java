@@ -8,7 +8,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -31,7 +30,7 @@ final class AdminServer {
     }
 
     void start(EventLoopGroup boss, EventLoopGroup workers, String host, int port) throws InterruptedException {
-        listener = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
+        listener = new ServerBootstrap().group(boss, workers).channel(Transport.current().serverChannel())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {

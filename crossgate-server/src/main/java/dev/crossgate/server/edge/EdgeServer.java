@@ -15,8 +15,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -100,10 +98,10 @@ public final class EdgeServer implements AutoCloseable {
 
     public EdgeServer(CrossgateConfig config, AccessLog accessLog) {
         this.shared = new Shared(config, accessLog);
-        this.boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        this.boss = new MultiThreadIoEventLoopGroup(1, Transport.current().ioHandlerFactory());
         // One event loop per core: more loops than cores only take turns on a CPU (a longer latency tail).
         this.workers = new MultiThreadIoEventLoopGroup(Integer.getInteger("io.netty.eventLoopThreads",
-                Runtime.getRuntime().availableProcessors()), NioIoHandler.newFactory());
+                Runtime.getRuntime().availableProcessors()), Transport.current().ioHandlerFactory());
     }
 
     /** Binds the listener ({@code port} 0 in the configuration means an ephemeral port). */
@@ -131,7 +129,7 @@ public final class EdgeServer implements AutoCloseable {
         }
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
-                .channel(NioServerSocketChannel.class)
+                .channel(Transport.current().serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.AUTO_READ, false) // switched on in channelActive, after the handler is ready

@@ -8,7 +8,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
+import dev.crossgate.server.edge.Transport;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -73,7 +73,7 @@ public final class UpstreamGroup implements AutoCloseable {
         java.net.URI uri = u.pool().uri();
         int port = uri.getPort() > 0 ? uri.getPort() : 80;
         Duration timeout = healthCheck.timeout();
-        Bootstrap b = new Bootstrap().group(loops).channel(NioSocketChannel.class)
+        Bootstrap b = new Bootstrap().group(loops).channel(Transport.current().socketChannel())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeout.toMillis())
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override

@@ -1,0 +1,31 @@
+package dev.crossgate.server.edge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import org.junit.jupiter.api.Test;
+
+class TransportTest {
+
+    @Test
+    void autoPicksEpollOnLinuxWhenTheNativeLibraryLoadsAndNioOtherwise() {
+        Transport auto = Transport.choose("auto");
+        assertThat(auto).isEqualTo(Epoll.isAvailable() ? Transport.EPOLL : Transport.NIO);
+        if (System.getProperty("os.name").startsWith("Linux") && System.getProperty("os.arch").matches("amd64|aarch64")) {
+            // The shaded jar carries the x86_64 and aarch64 libraries: on those machines epoll must load.
+            assertThat(Epoll.unavailabilityCause()).isNull();
+            assertThat(auto.socketChannel()).isEqualTo(EpollSocketChannel.class);
+        }
+    }
+
+    @Test
+    void nioCanBeForcedAndAnUnknownNameIsRefusedWithTheChoices() {
+        assertThat(Transport.choose("NIO").socketChannel()).isEqualTo(NioSocketChannel.class);
+        assertThatThrownBy(() -> Transport.choose("uring"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("auto, epoll or nio");
+    }
+}
