@@ -40,7 +40,8 @@ public final class ConfigLoader {
     private static final Map<String, List<String>> ALIASES = Map.of(
             "cors.allowedOrigins", List.of("CORS_ALLOWED_ORIGINS"),
             "cors.allowCredentials", List.of("CORS_ALLOW_CREDENTIALS"),
-            "hosts", List.of("ALLOWED_HOSTS"));
+            "hosts", List.of("ALLOWED_HOSTS"),
+            "websocket.paths", List.of("CROSSGATE_WS_PATHS"));
     /** CROSSGATE_ variables read elsewhere than through a setting path. */
     private static final Set<String> OTHER_ENV = Set.of("CROSSGATE_CONFIG", "CROSSGATE_PROFILE", "CROSSGATE_HOME", "CROSSGATE_JAVA_OPTS");
 
@@ -130,7 +131,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors");
+        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -232,6 +233,7 @@ public final class ConfigLoader {
         boolean accessLog = logSection.bool("access", true, def).value();
 
         CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
+        CrossgateConfig.WebSocket webSocket = bindWebSocket(b, top.section("websocket"), def);
 
         b.finish(OTHER_ENV);
         List<ConfigProblem> problems = b.problems();
@@ -242,9 +244,56 @@ public final class ConfigLoader {
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(routes), List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
-                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, List.copyOf(b.settings()), warnings);
+                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, webSocket,
+                    List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
+    }
+
+    static final int DEFAULT_WS_MAX_FRAME = 1 << 20;
+    static final long DEFAULT_WS_MAX_MESSAGE = 4L << 20;
+
+    private static CrossgateConfig.WebSocket bindWebSocket(Binder b, Section ws, Source def) {
+        b.declare(ws, "paths", "missingOrigin", "pingInterval", "idleTimeout", "maxFrameSize", "maxMessageSize");
+        Sourced<List<String>> paths = ws.list("paths", List.of(), def);
+        for (int i = 0; i < paths.value().size(); i++) {
+            String p = paths.value().get(i);
+            if (p != null && !p.startsWith("/")) {
+                String at = "websocket.paths[" + i + "]";
+                b.problem(at, b.sourceOf(at), p, at + ": \"" + p + "\" is not a path prefix (expected: it starts with /)",
+                        "write the path the clients connect to, such as /ws or /socket.io");
+            }
+        }
+        Sourced<String> missing = ws.string("missingOrigin", "authenticated", def);
+        CrossgateConfig.MissingOrigin missingOrigin = CrossgateConfig.MissingOrigin.AUTHENTICATED;
+        try {
+            missingOrigin = CrossgateConfig.MissingOrigin.valueOf(missing.value().trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            b.problem("websocket.missingOrigin", missing.source(), missing.value(),
+                    "websocket.missingOrigin: \"" + missing.value() + "\" (expected: allow, refuse or authenticated)",
+                    "use authenticated (native apps that send no Origin must present a token), allow, or refuse");
+        }
+        Sourced<Duration> ping = positive(b, ws.duration("pingInterval", Duration.ofSeconds(30), def), "websocket.pingInterval", "30s");
+        Sourced<Duration> idle = positive(b, ws.duration("idleTimeout", Duration.ofSeconds(120), def), "websocket.idleTimeout", "120s");
+        if (idle.value().compareTo(ping.value()) <= 0) {
+            b.problem("websocket.idleTimeout", idle.source(), Units.format(idle.value()),
+                    "websocket.idleTimeout (" + Units.format(idle.value()) + ") is not longer than websocket.pingInterval ("
+                            + Units.format(ping.value()) + "): a healthy but quiet client would be cut off before it could answer a ping",
+                    "make idleTimeout at least twice pingInterval, such as pingInterval: 30s and idleTimeout: 120s");
+        }
+        Sourced<Long> frame = ws.size("maxFrameSize", DEFAULT_WS_MAX_FRAME, def);
+        Sourced<Long> message = ws.size("maxMessageSize", DEFAULT_WS_MAX_MESSAGE, def);
+        if (frame.value() < 125 || frame.value() > Integer.MAX_VALUE) {
+            b.problem("websocket.maxFrameSize", frame.source(), frame.value().toString(),
+                    "websocket.maxFrameSize: " + frame.value() + " bytes (expected: from 125 bytes to 2GB)", "use 1MB");
+        }
+        if (message.value() < frame.value()) {
+            b.problem("websocket.maxMessageSize", message.source(), message.value().toString(),
+                    "websocket.maxMessageSize (" + message.value() + " bytes) is smaller than websocket.maxFrameSize (" + frame.value() + " bytes)",
+                    "make maxMessageSize at least maxFrameSize, such as 4MB and 1MB");
+        }
+        return new CrossgateConfig.WebSocket(paths.value().stream().filter(java.util.Objects::nonNull).toList(), missingOrigin,
+                ping.value(), idle.value(), (int) Math.min(frame.value(), Integer.MAX_VALUE), message.value());
     }
 
     private static Path pemFile(Binder b, Sourced<String> s, String path, Path cwd) {

@@ -20,6 +20,7 @@ import java.util.List;
  * @param admin    the admin listener (metrics, health, readiness)
  * @param accessLog one JSON line per exchange on standard output
  * @param cors     the cross-origin policy: a default and per-route policies
+ * @param webSocket WebSocket proxying: the paths where upgrades are tunnelled, and its limits
  * @param settings every effective value with its source, for {@code crossgate check}
  * @param warnings problems that did not prevent starting
  */
@@ -34,6 +35,7 @@ public record CrossgateConfig(
         Admin admin,
         boolean accessLog,
         CorsRoutes cors,
+        WebSocket webSocket,
         List<Setting> settings,
         List<ConfigProblem> warnings) {
 
@@ -99,6 +101,43 @@ public record CrossgateConfig(
 
     /** The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}; off when {@code listen} is null. */
     public record Admin(Listen listen) {}
+
+    /**
+     * WebSocket proxying.
+     *
+     * @param paths          path prefixes (segment boundaries) where an upgrade to WebSocket is checked and tunnelled
+     * @param missingOrigin  what a handshake without Origin (a native app) gets
+     * @param pingInterval   a side (client or upstream) that sent nothing for this long gets a Ping
+     * @param idleTimeout    a side that sent nothing, not even a Pong, for this long: the tunnel closes (1001)
+     * @param maxFrameSize   largest frame payload accepted from either side (close 1009 beyond)
+     * @param maxMessageSize largest message, fragments together, accepted from either side (close 1009 beyond)
+     */
+    public record WebSocket(List<String> paths, MissingOrigin missingOrigin, Duration pingInterval, Duration idleTimeout,
+                            int maxFrameSize, long maxMessageSize) {
+        /** Whether upgrades on this path are WebSocket handshakes to tunnel. */
+        public boolean covers(String path) {
+            for (String prefix : paths) {
+                if (PathPrefix.matches(prefix, path)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** What a WebSocket handshake without an Origin header gets (browsers always send one; native apps often do not). */
+    public enum MissingOrigin {
+        /** Allowed everywhere. */
+        ALLOW,
+        /** Refused everywhere (403 ws.origin_missing). */
+        REFUSE,
+        /** Allowed where the route requires authentication, refused elsewhere (the default). */
+        AUTHENTICATED;
+
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     /** Whether a request's Host (name and port) is in {@link #hosts()}. */
     public boolean hostAllowed(String host, int port) {

@@ -8,6 +8,16 @@ import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.proxy.Hop;
 import dev.crossgate.server.proxy.ProxyCall;
 import dev.crossgate.server.proxy.Upstream;
+import dev.crossgate.server.ws.WsHandshake;
+import dev.crossgate.server.ws.WsProxy;
+import dev.crossgate.server.ws.WsTunnel;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -40,13 +50,17 @@ import java.util.concurrent.TimeUnit;
  * in {@link #queue}); reading is explicit ({@code autoRead} off) so that a request body flows only as
  * fast as the upstream takes it. The request path is {@link #begin}, read top to bottom.
  */
-final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Frontend {
+final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Frontend, WsProxy.Frontend {
     private final EdgeServer.Shared shared;
     private final CrossgateConfig config;
     private final ArrayDeque<HttpObject> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Exchange current;
     private ProxyCall call;
+    /** A WebSocket handshake waiting for the upstream's answer, or null. */
+    private WsProxy wsProxy;
+    /** Set once this connection became a WebSocket tunnel: the HTTP stages here are over. */
+    private WsTunnel tunnel;
     private Upstream upstream;
     private boolean bodyPending;
     private long bodyBytes;
@@ -115,6 +129,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      * upstream takes it — and resumes when they are consumed.
      */
     private void updateReading() {
+        if (tunnel != null) {
+            return; // the tunnel drives reading (backpressure between the two sides)
+        }
         boolean want = lingering || (!closing && queue.size() < READ_AHEAD);
         io.netty.channel.ChannelConfig c = ctx.channel().config();
         if (c.isAutoRead() != want) {
@@ -282,7 +299,12 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.BODY_TOO_LARGE);
             return;
         }
-        // 4. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
+        // 4. WebSocket: an upgrade on a WebSocket path is checked (handshake, Origin) and tunnelled.
+        if (WsHandshake.isUpgrade(req) && config.webSocket().covers(ex.path)) {
+            webSocket(req, ex, hostPort, hasBody);
+            return;
+        }
+        // 5. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
         CorsDecision cors = ex.cors;
         if (cors.isPreflight()) {
             if (cors.allowed()) {
@@ -296,8 +318,105 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, 403, cors.reasonCode(), cors.message());
             return;
         }
-        // 5. The upstream.
+        // 6. The upstream.
         forward(req, ex, hasBody);
+    }
+
+    /**
+     * A WebSocket handshake: valid per RFC 6455, from an Origin the route's policy allows (the same
+     * policy as CORS, default ports normalised; same-origin always), or without Origin where
+     * {@code websocket.missingOrigin} allows it. Then the upstream gets the handshake on a new connection.
+     */
+    private void webSocket(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody) {
+        Reason bad = WsHandshake.check(req, hasBody);
+        if (bad != null) {
+            if (bad == Reason.WS_VERSION_UNSUPPORTED) {
+                ex.extraHeaders = new String[] {"sec-websocket-version", "13"};
+            }
+            local(ex, bad);
+            return;
+        }
+        if (ex.origin == null) {
+            boolean allowed = switch (config.webSocket().missingOrigin()) {
+                case ALLOW -> true;
+                case REFUSE -> false;
+                case AUTHENTICATED -> false; // no route requires authentication yet
+            };
+            if (!allowed) {
+                local(ex, Reason.WS_ORIGIN_MISSING);
+                return;
+            }
+        } else {
+            String refusal = wsOriginRefusal(ex, hostPort);
+            if (refusal != null) {
+                local(ex, Reason.WS_ORIGIN_REJECTED.status(), Reason.WS_ORIGIN_REJECTED.code(), refusal);
+                return;
+            }
+        }
+        rewriteForUpstream(req, ex, false);
+        req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        req.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+        Upstream target = shared.groupFor(ex.path).pick();
+        if (target == null) {
+            local(ex, Reason.UPSTREAM_UNHEALTHY);
+            return;
+        }
+        upstream = target;
+        ex.upstream = target.pool().authority();
+        wsProxy = new WsProxy(target.pool(), ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, req);
+        wsProxy.start(req);
+    }
+
+    /** Why this exchange's Origin may not open a WebSocket here, or null when it may. */
+    private String wsOriginRefusal(Exchange ex, String[] hostPort) {
+        if (isSameOrigin(ex.origin, hostPort)) {
+            return null;
+        }
+        CorsPolicy policy = config.cors().policyFor(ex.path);
+        if (!policy.enabled()) {
+            return "origin " + ex.origin + " is not this site, and CORS is off for this path, so only same-origin"
+                    + " WebSocket handshakes are accepted here";
+        }
+        CorsDecision d = policy.actual(ex.origin);
+        return d.allowed() ? null : d.message();
+    }
+
+    // ---------------------------------------------------------------- WsProxy.Frontend
+
+    @Override
+    public void switched(HttpResponse upstream101, Channel upstreamChannel) {
+        Exchange ex = current;
+        wsProxy = null;
+        if (ex == null || !ctx.channel().isActive()) {
+            ReferenceCountUtil.release(upstream101);
+            upstreamChannel.close();
+            return;
+        }
+        if (upstream != null) {
+            upstream.succeeded();
+        }
+        // The client's 101: the upstream's headers (subprotocol, extensions, cookies) without its hop-by-hop ones.
+        HttpHeaders from = upstream101.headers();
+        Hop.removeHopByHop(from);
+        from.remove(HttpHeaderNames.CONTENT_LENGTH);
+        from.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS, Unpooled.EMPTY_BUFFER);
+        res.headers().add(from);
+        res.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        res.headers().set(ResponseWriter.X_REQUEST_ID, ex.requestId);
+        ReferenceCountUtil.release(upstream101);
+        ex.status = 101;
+        ex.responseStarted = true;
+        ctx.writeAndFlush(res); // encoded by the HTTP codec, which leaves the pipeline right after
+        ChannelPipeline p = ctx.pipeline();
+        p.addBefore("edge", "ws-encoder", WsTunnel.encoder(true));
+        p.addBefore("edge", "ws-decoder", WsTunnel.decoder(config.webSocket(), true));
+        p.remove("codec"); // a client sends frames only after reading the 101, so nothing is decoded as HTTP
+        cancelHeadTimer();
+        releaseQueue();
+        tunnel = WsTunnel.open(config.webSocket(), shared.metrics, ctx.channel(), "edge", upstreamChannel);
+        finish(false);
     }
 
     private CorsDecision corsDecision(HttpRequest req, Exchange ex, String[] hostPort) {
@@ -322,8 +441,29 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     }
 
     private void forward(HttpRequest req, Exchange ex, boolean hasBody) {
-        // The request head is rewritten in place (it is this exchange's own object, holding no buffer):
-        // what is read from the client's forwarding headers is read before they are replaced.
+        rewriteForUpstream(req, ex, hasBody);
+        HttpRequest upstreamHead = req;
+        Upstream target = shared.groupFor(ex.path).pick();
+        if (target == null) {
+            local(ex, Reason.UPSTREAM_UNHEALTHY);
+            return;
+        }
+        upstream = target;
+        ex.upstream = target.pool().authority();
+        if (hasBody) {
+            ex.closeAfter = !ex.keepAlive;
+        }
+        call = new ProxyCall(target.pool(), ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
+        call.start(upstreamHead, hasBody);
+    }
+
+    /**
+     * The request head as the upstream gets it, rewritten in place (it is this exchange's own object,
+     * holding no buffer): hop-by-hop headers and names with '_' removed, Content-Length normalised, the
+     * forwarding headers set, the request id added. What is read from the client's forwarding headers is
+     * read before they are replaced.
+     */
+    private void rewriteForUpstream(HttpRequest req, Exchange ex, boolean hasBody) {
         HttpHeaders out = req.headers();
         List<String> xff = ex.trustedPeer ? out.getAll("x-forwarded-for") : List.of();
         List<String> fwd = ex.trustedPeer ? out.getAll("forwarded") : List.of();
@@ -377,19 +517,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
-        HttpRequest upstreamHead = req;
-        Upstream target = shared.groupFor(ex.path).pick();
-        if (target == null) {
-            local(ex, Reason.UPSTREAM_UNHEALTHY);
-            return;
-        }
-        upstream = target;
-        ex.upstream = target.pool().authority();
-        if (hasBody) {
-            ex.closeAfter = !ex.keepAlive;
-        }
-        call = new ProxyCall(target.pool(), ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
-        call.start(upstreamHead, hasBody);
     }
 
     // ---------------------------------------------------------------- ProxyCall.Frontend
@@ -502,6 +629,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (call != null) {
             call.abort();
         }
+        if (wsProxy != null) {
+            wsProxy.abort();
+            wsProxy = null;
+        }
         if (shared.draining.get()) {
             ex.closeAfter = true;
         }
@@ -524,6 +655,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         current = null;
         long upstreamNanos = call == null ? -1 : call.upstreamNanos();
         call = null;
+        wsProxy = null;
         upstream = null;
         bodyPending = false;
         if (upstreamNanos >= 0) {
@@ -541,6 +673,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
                     ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
                     (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
+        }
+        if (tunnel != null) {
+            return; // the connection carries frames now; the tunnel ends it
         }
         if (ex.linger && ctx.channel().isActive()) {
             startLinger();
@@ -598,6 +733,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     /** Graceful drain: an idle connection closes now; a busy one closes after its current exchange. */
     void drain() {
+        if (tunnel != null) {
+            tunnel.close(1001, Reason.DRAINING.code());
+            return;
+        }
         if (current == null && queue.isEmpty()) {
             closing = true;
             ctx.close();
@@ -629,7 +768,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      */
     private void onHeadTimer() {
         headTimer = null;
-        if (closing || !ctx.channel().isActive()) {
+        if (closing || tunnel != null || !ctx.channel().isActive()) {
             return;
         }
         long headTimeout = config.http().requestHeadTimeout().toNanos();
@@ -679,6 +818,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (call != null) {
             call.abort();
             call = null;
+        }
+        if (wsProxy != null) {
+            wsProxy.abort();
+            wsProxy = null;
         }
         if (current != null) {
             Exchange ex = current;

@@ -59,9 +59,7 @@ public final class EdgeServer implements AutoCloseable {
         /** The upstream group for a request path: the first route whose prefix matches, else the default upstream. */
         UpstreamGroup groupFor(String path) {
             for (UpstreamGroup g : groups) {
-                String prefix = g.path();
-                if (prefix.equals("/") || path.equals(prefix) || (path.startsWith(prefix)
-                        && (prefix.endsWith("/") || path.charAt(prefix.length()) == '/'))) {
+                if (dev.crossgate.server.config.PathPrefix.matches(g.path(), path)) {
                     return g;
                 }
             }

@@ -31,6 +31,8 @@ public final class Exchange {
     boolean closeAfter;
     /** Close only after discarding the unread request body for a while (lingering close). */
     boolean linger;
+    /** Further headers of a locally generated answer, as name, value pairs (Sec-WebSocket-Version on a 426), or null. */
+    String[] extraHeaders;
 
     Exchange(String requestId, HttpMethod method, String path, String host, String origin, String clientAddress, boolean keepAlive) {
         this.requestId = requestId;

@@ -22,7 +22,13 @@ public enum Reason {
     UPSTREAM_MALFORMED("upstream.malformed", 502, "the upstream server sent an invalid response"),
     UPSTREAM_TIMEOUT("upstream.timeout", 504, "the upstream server did not answer in time"),
     UPSTREAM_UNHEALTHY("upstream.unhealthy", 503, "no healthy upstream server is available"),
-    DRAINING("server.draining", 503, "the server is shutting down");
+    DRAINING("server.draining", 503, "the server is shutting down"),
+    WS_HANDSHAKE_INVALID("ws.handshake_invalid", 400, "the WebSocket handshake is not valid (GET over HTTP/1.1 with Connection: upgrade and one Sec-WebSocket-Key)"),
+    WS_VERSION_UNSUPPORTED("ws.version_unsupported", 426, "only WebSocket version 13 is supported"),
+    WS_BODY_NOT_ALLOWED("ws.body_not_allowed", 400, "a WebSocket handshake must not carry a body"),
+    WS_ORIGIN_REJECTED("ws.origin_rejected", 403, "this origin may not open a WebSocket here"),
+    WS_ORIGIN_MISSING("ws.origin_missing", 403, "a WebSocket handshake without an Origin header is refused here"),
+    UPSTREAM_WS_HANDSHAKE_INVALID("upstream.ws_handshake_invalid", 502, "the upstream server did not complete the WebSocket handshake correctly");
 
     private final String code;
     private final int status;

@@ -23,6 +23,10 @@ public final class Metrics {
     private final Counter preflightsRefused;
     private final Timer upstreamLatency;
     private final AtomicInteger openConnections = new AtomicInteger();
+    private final AtomicInteger openWebSockets = new AtomicInteger();
+    private final ConcurrentHashMap<String, Counter> webSocketCloses = new ConcurrentHashMap<>();
+    private final Counter framesToUpstream;
+    private final Counter framesToClient;
 
     private record RequestKey(String route, int status, String reason) {}
 
@@ -35,6 +39,11 @@ public final class Metrics {
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60))
                 .register(registry);
         Gauge.builder("crossgate.connections.open", openConnections, AtomicInteger::get).description("Open client connections").register(registry);
+        Gauge.builder("crossgate.websockets.open", openWebSockets, AtomicInteger::get).description("Open WebSocket tunnels").register(registry);
+        framesToUpstream = Counter.builder("crossgate.websocket.frames").tag("direction", "to_upstream")
+                .description("WebSocket frames relayed").register(registry);
+        framesToClient = Counter.builder("crossgate.websocket.frames").tag("direction", "to_client")
+                .description("WebSocket frames relayed").register(registry);
     }
 
     /** Counts one finished exchange. {@code reason} is null for a normal answer. */
@@ -56,6 +65,21 @@ public final class Metrics {
 
     public void upstreamLatency(long nanos) {
         upstreamLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public AtomicInteger openWebSockets() {
+        return openWebSockets;
+    }
+
+    /** Counts a relayed WebSocket frame. */
+    public void webSocketFrame(boolean toUpstream) {
+        (toUpstream ? framesToUpstream : framesToClient).increment();
+    }
+
+    /** Counts a closed WebSocket tunnel by why it ended (client_close, upstream_close, ws.idle_timeout, ...). */
+    public void webSocketClosed(String why) {
+        webSocketCloses.computeIfAbsent(why, r -> Counter.builder("crossgate.websocket.closes")
+                .description("WebSocket tunnels closed, by why").tag("why", r).register(registry)).increment();
     }
 
     public AtomicInteger openConnections() {

@@ -90,8 +90,21 @@ public final class UpstreamPool {
         return null;
     }
 
-    /** Connects a new upstream connection on {@code loop}. */
+    /** Connects a new pooled upstream connection on {@code loop}. */
     ChannelFuture connect(EventLoop loop) {
+        return connect(loop, null);
+    }
+
+    /**
+     * Connects a connection that is never pooled (a WebSocket: it is upgraded and then belongs to its
+     * tunnel) on {@code loop}: TLS when the upstream is https, the HTTP codec as {@code codec}, then
+     * {@code handler}.
+     */
+    public ChannelFuture connectUnpooled(EventLoop loop, io.netty.channel.ChannelHandler handler) {
+        return connect(loop, handler);
+    }
+
+    private ChannelFuture connect(EventLoop loop, io.netty.channel.ChannelHandler unpooled) {
         Bootstrap b = new Bootstrap()
                 .group(loop)
                 .channel(Transport.current().socketChannel())
@@ -114,6 +127,10 @@ public final class UpstreamPool {
                                 .setMaxHeaderSize(65536)
                                 .setMaxChunkSize(65536)
                                 .setValidateHeaders(true), false, false));
+                        if (unpooled != null) {
+                            ch.pipeline().addLast("handler", unpooled);
+                            return;
+                        }
                         ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleTimeoutMillis, TimeUnit.MILLISECONDS) {
                             @Override
                             protected void channelIdle(io.netty.channel.ChannelHandlerContext ctx, IdleStateEvent evt) {

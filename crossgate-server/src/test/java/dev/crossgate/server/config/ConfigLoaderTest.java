@@ -302,4 +302,32 @@ class ConfigLoaderTest {
         ConfigLoader.Result r = ConfigLoader.inspect(new ConfigLoader.Options(null, null, Map.of(), dir));
         assertThat(r.config().http().requestHeadTimeout()).isEqualTo(Duration.ofMillis(1500));
     }
+
+    @Test
+    void webSocketPathsComeFromTheFileOrCrossgateWsPathsAndBadLimitsAreAllReported() throws IOException {
+        ConfigLoader.Result env = load("profile: prod\nhosts: [api.example.com]\n", Map.of("CROSSGATE_WS_PATHS", "/ws, /socket.io"), null);
+        assertThat(env.problems()).isEmpty();
+        CrossgateConfig.WebSocket ws = env.config().webSocket();
+        assertThat(ws.paths()).containsExactly("/ws", "/socket.io");
+        assertThat(ws.covers("/socket.io/")).isTrue();
+        assertThat(ws.covers("/wsx")).isFalse();
+        assertThat(ws.missingOrigin()).isEqualTo(CrossgateConfig.MissingOrigin.AUTHENTICATED);
+        assertThat(ws.maxFrameSize()).isEqualTo(1 << 20);
+
+        ConfigLoader.Result bad = load("""
+                profile: prod
+                hosts: [api.example.com]
+                websocket:
+                  paths: [ws]
+                  missingOrigin: sometimes
+                  pingInterval: 30s
+                  idleTimeout: 10s
+                  maxFrameSize: 1MB
+                  maxMessageSize: 64KB
+                """);
+        assertThat(bad.valid()).isFalse();
+        assertThat(bad.errors()).extracting(ConfigProblem::path).containsExactlyInAnyOrder(
+                "websocket.paths[0]", "websocket.missingOrigin", "websocket.idleTimeout", "websocket.maxMessageSize");
+        assertThat(bad.errors()).allSatisfy(p -> assertThat(p.fix()).isNotBlank());
+    }
 }

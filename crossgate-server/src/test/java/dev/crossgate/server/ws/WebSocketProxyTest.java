@@ -1,0 +1,349 @@
+package dev.crossgate.server.ws;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.crossgate.server.config.ConfigLoader;
+import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.edge.EdgeServer;
+import dev.crossgate.server.observe.AccessLog;
+import dev.crossgate.server.testing.LeakCheck;
+import dev.crossgate.server.testing.RawWs;
+import dev.crossgate.server.testing.WsEchoUpstream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** WebSocket tunnels through the edge to a real WebSocket server, with the JDK's client and a byte-level one. */
+@ExtendWith(LeakCheck.class)
+class WebSocketProxyTest {
+    static final String SITE = "https://api.target.com";
+
+    @TempDir
+    Path dir;
+
+    WsEchoUpstream upstream;
+    EdgeServer edge;
+
+    @BeforeEach
+    void startUpstream() throws Exception {
+        upstream = new WsEchoUpstream();
+    }
+
+    @AfterEach
+    void stop() {
+        if (edge != null) {
+            edge.close();
+        }
+        upstream.close();
+    }
+
+    private void start(String missingOrigin) throws Exception {
+        Path f = dir.resolve("crossgate.yaml");
+        Files.writeString(f, """
+                profile: prod
+                listen: 127.0.0.1:0
+                upstream: http://127.0.0.1:%d
+                hosts: [ws.example.net, 127.0.0.1]
+                admin:
+                  enabled: false
+                websocket:
+                  paths: [/ws, /refuse, /badaccept]
+                  missingOrigin: %s
+                  pingInterval: 200ms
+                  idleTimeout: 1s
+                  maxFrameSize: 16KB
+                  maxMessageSize: 64KB
+                cors:
+                  allowedOrigins: [%s]
+                  allowCredentials: true
+                """.formatted(upstream.port(), missingOrigin, SITE));
+        CrossgateConfig c = ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir));
+        edge = new EdgeServer(c, AccessLog.discarding()).start();
+    }
+
+    /** A JDK WebSocket client whose received messages and close land in queues. */
+    static final class Client implements WebSocket.Listener {
+        final BlockingQueue<String> messages = new LinkedBlockingQueue<>();
+        final CompletableFuture<String> closed = new CompletableFuture<>();
+        final StringBuilder partial = new StringBuilder();
+        volatile int pings;
+
+        @Override
+        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+            partial.append(data);
+            if (last) {
+                messages.add(partial.toString());
+                partial.setLength(0);
+            }
+            ws.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onPing(WebSocket ws, ByteBuffer message) {
+            pings++;
+            ws.request(1);
+            return null; // the JDK answers with a Pong
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket ws, int code, String reason) {
+            closed.complete(code + " " + reason);
+            return null;
+        }
+
+        @Override
+        public void onError(WebSocket ws, Throwable error) {
+            closed.complete("error " + error);
+        }
+    }
+
+    private WebSocket connect(Client listener, String origin, String... protocols) throws Exception {
+        WebSocket.Builder b = HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+        if (origin != null) {
+            b.header("Origin", origin);
+        }
+        if (protocols.length > 0) {
+            b.subprotocols(protocols[0], java.util.Arrays.copyOfRange(protocols, 1, protocols.length));
+        }
+        return b.buildAsync(URI.create("ws://127.0.0.1:" + edge.port() + "/ws/chat"), listener).get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void anAllowedOriginGets101AndAnEchoThroughTheUpstreamWithTheSubprotocolNegotiatedEndToEnd() throws Exception {
+        start("refuse");
+        Client c = new Client();
+        WebSocket ws = connect(c, SITE, "chat");
+        assertThat(ws.getSubprotocol()).isEqualTo("chat");
+        ws.sendText("hello through the edge", true).get(5, TimeUnit.SECONDS);
+        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("hello through the edge");
+        ws.sendText("headers", true).get(5, TimeUnit.SECONDS);
+        String seen = c.messages.poll(5, TimeUnit.SECONDS);
+        assertThat(seen).contains("origin: " + SITE).contains("sec-websocket-protocol: chat").contains("x-forwarded-for: 127.0.0.1")
+                .contains("x-forwarded-proto: http").contains("x-request-id: ");
+        ws.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(5, TimeUnit.SECONDS);
+        assertThat(c.closed.get(5, TimeUnit.SECONDS)).isEqualTo("1000 done");
+    }
+
+    @Test
+    void theOriginWithItsDefaultPortWrittenOutIsTheSameOrigin() throws Exception {
+        start("refuse");
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/ws", "ws.example.net", "Origin: https://api.target.com:443"));
+            assertThat(r[0]).isEqualTo("101");
+            ws.sendText("ok?");
+            assertThat(ws.read(5000).text()).isEqualTo("ok?");
+        }
+    }
+
+    static Stream<String> hostileOrigins() {
+        return Stream.of("https://evil.com", "https://api.target.com.evil.com", "https://eviltarget.com", "null", "https://arget.com",
+                "https://api.targetacom", "https://evil.api.target.com", "http://api.target.com", "https://api.target.com_.evil.com",
+                "https://api.target.com%60.evil.com", "https://api.target.com:444", "file://");
+    }
+
+    @ParameterizedTest(name = "[{index}] {0}")
+    @MethodSource("hostileOrigins")
+    void aHostileOriginGets403AndNeverA101(String origin) throws Exception {
+        start("allow");
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/ws", "ws.example.net", "Origin: " + origin));
+            assertThat(r[0]).isEqualTo("403");
+            assertThat(r[1]).containsIgnoringCase("x-crossgate-reason: ws.origin_rejected");
+        }
+        assertThat(upstream.sockets).isEmpty();
+    }
+
+    @Test
+    void aHandshakeWithoutOriginIsAllowedOrRefusedByTheOption() throws Exception {
+        start("allow");
+        Client c = new Client();
+        WebSocket ws = connect(c, null);
+        ws.sendText("native app", true).get(5, TimeUnit.SECONDS);
+        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("native app");
+        ws.abort();
+        edge.close();
+
+        start("refuse");
+        try (RawWs raw = new RawWs(edge.port())) {
+            String[] r = raw.request(RawWs.handshake("/ws", "ws.example.net"));
+            assertThat(r[0]).isEqualTo("403");
+            assertThat(r[1]).containsIgnoringCase("x-crossgate-reason: ws.origin_missing");
+        }
+        edge.close();
+
+        start("authenticated"); // the default: no route requires authentication here, so refused
+        try (RawWs raw = new RawWs(edge.port())) {
+            assertThat(raw.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("403");
+        }
+    }
+
+    @Test
+    void closesAreRelayedWithTheirCodesAndReasonsBothWays() throws Exception {
+        start("refuse");
+        Client c = new Client();
+        WebSocket ws = connect(c, SITE);
+        ws.sendClose(4001, "client says bye").get(5, TimeUnit.SECONDS);
+        assertThat(c.closed.get(5, TimeUnit.SECONDS)).isEqualTo("4001 client says bye");
+        assertThat(upstream.closesReceived).containsExactly("4001 client says bye");
+
+        Client c2 = new Client();
+        WebSocket ws2 = connect(c2, SITE);
+        ws2.sendText("close:4002:server says bye", true).get(5, TimeUnit.SECONDS);
+        assertThat(c2.closed.get(5, TimeUnit.SECONDS)).isEqualTo("4002 server says bye");
+    }
+
+    @Test
+    void anUpstreamAnswerOtherThan101IsRelayedWithTheEdgesCorsHeaders() throws Exception {
+        start("refuse");
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/refuse", "ws.example.net", "Origin: " + SITE));
+            assertThat(r[0]).isEqualTo("403");
+            assertThat(r[1]).containsIgnoringCase("access-control-allow-origin: " + SITE).doesNotContain("allow-origin: *");
+        }
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/badaccept", "ws.example.net", "Origin: " + SITE));
+            assertThat(r[0]).isEqualTo("502");
+            assertThat(r[1]).containsIgnoringCase("x-crossgate-reason: upstream.ws_handshake_invalid");
+        }
+    }
+
+    @Test
+    void invalidHandshakesAreRefusedWithTheirReasons() throws Exception {
+        start("allow");
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/ws", "ws.example.net", "Content-Length: 5").replace("\r\n\r\n", "\r\n\r\nhello"));
+            assertThat(r[0]).isEqualTo("400");
+            assertThat(r[1]).containsIgnoringCase("x-crossgate-reason: ws.body_not_allowed");
+        }
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/ws", "ws.example.net").replace("Version: 13", "Version: 8"));
+            assertThat(r[0]).isEqualTo("426");
+            assertThat(r[1]).containsIgnoringCase("sec-websocket-version: 13").containsIgnoringCase("ws.version_unsupported");
+        }
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/ws", "ws.example.net").replaceAll("Sec-WebSocket-Key: [^\r]+", "Sec-WebSocket-Key: short"));
+            assertThat(r[0]).isEqualTo("400");
+            assertThat(r[1]).containsIgnoringCase("x-crossgate-reason: ws.handshake_invalid");
+        }
+        assertThat(upstream.sockets).isEmpty();
+    }
+
+    @Test
+    void aSilentClientIsPingedThenClosedAtTheIdleTimeoutWhileAnAnsweringClientStays() throws Exception {
+        start("allow");
+        Client answering = new Client();
+        WebSocket ws = connect(answering, SITE);
+        try (RawWs silent = new RawWs(edge.port())) {
+            assertThat(silent.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("101");
+            RawWs.Frame f = silent.read(3000);
+            assertThat(f.opcode()).isEqualTo(9); // the edge's Ping
+            while (f != null && f.opcode() == 9) {
+                f = silent.read(3000);
+            }
+            assertThat(f).isNotNull();
+            assertThat(f.closeCode()).isEqualTo(1001);
+            assertThat(f.closeReason()).isEqualTo("ws.idle_timeout");
+            assertThat(silent.closedByServer(7000)).isTrue();
+        }
+        assertThat(upstream.closesReceived).contains("1001 ws.idle_timeout");
+        Thread.sleep(300);
+        ws.sendText("still here", true).get(5, TimeUnit.SECONDS);
+        assertThat(answering.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("still here");
+        assertThat(answering.pings).isGreaterThan(2);
+        assertThat(answering.closed).isNotDone();
+    }
+
+    @Test
+    void aFrameOrAMessageOverTheLimitClosesWith1009() throws Exception {
+        start("allow");
+        try (RawWs ws = new RawWs(edge.port())) {
+            assertThat(ws.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("101");
+            ws.send(2, new byte[20 * 1024], true);
+            RawWs.Frame f = ws.read(5000);
+            assertThat(f.closeCode()).isEqualTo(1009);
+        }
+        try (RawWs ws = new RawWs(edge.port())) {
+            assertThat(ws.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("101");
+            ws.send(2, new byte[15 * 1024], false);
+            for (int i = 0; i < 4; i++) {
+                ws.send(0, new byte[15 * 1024], i == 3);
+            }
+            RawWs.Frame f = ws.read(5000);
+            while (f.opcode() != 8) {
+                f = ws.read(5000); // the upstream echoes the fragments that were within the limit
+            }
+            assertThat(f.closeCode()).isEqualTo(1009);
+            assertThat(f.closeReason()).isEqualTo("ws.message_too_large");
+        }
+        Thread.sleep(200);
+        assertThat(upstream.closesReceived).contains("1001 ws.message_too_large");
+    }
+
+    @Test
+    void aClientThatDoesNotReadStopsTheEdgeReadingTheUpstreamAndLosesNothing() throws Exception {
+        start("allow");
+        try (RawWs ws = new RawWs(edge.port())) {
+            assertThat(ws.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("101");
+            int messages = 8000; // 64 MB of 8 KiB messages
+            ws.sendText("flood:" + messages);
+            for (int i = 0; i < 8; i++) {
+                Thread.sleep(250);
+                ws.send(9, new byte[] {1}, true); // not idle (idleTimeout 1s), and not reading
+            }
+            // Without backpressure the edge would have taken all of it; with it, the upstream could send at
+            // most what the socket buffers on the way hold (a few MB), and the rest waits there.
+            assertThat(upstream.floodLeft.get()).isGreaterThan(messages / 2);
+            long received = 0;
+            int frames = 0;
+            while (frames < messages) {
+                RawWs.Frame f = ws.read(10_000);
+                assertThat(f).as("frame %d of %d (%d bytes so far)", frames, messages, received).isNotNull();
+                assertThat(f.opcode()).as("frame %d: close %d %s", frames, f.closeCode(), f.closeReason()).isNotEqualTo(8);
+                if (f.opcode() == 9) {
+                    ws.send(10, f.payload(), true); // answer the edge's keep-alive
+                    continue;
+                }
+                if (f.opcode() == 10) {
+                    continue; // the upstream's answers to this client's pings
+                }
+                received += f.payload().length;
+                frames++;
+            }
+            assertThat(received).isEqualTo(messages * 8L * 1024);
+            assertThat(upstream.floodLeft.get()).isZero();
+        }
+    }
+
+    @Test
+    void frameTextSurvivesTheTunnelByteForByte() throws Exception {
+        start("allow");
+        Client c = new Client();
+        WebSocket ws = connect(c, null);
+        String unicode = "héllo 👋 мир " + "x".repeat(5000);
+        ws.sendText(unicode.substring(0, 6), false).get(5, TimeUnit.SECONDS);
+        ws.sendText(unicode.substring(6), true).get(5, TimeUnit.SECONDS);
+        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo(unicode);
+        assertThat(unicode.getBytes(StandardCharsets.UTF_8).length).isLessThan(64 * 1024);
+        ws.abort();
+    }
+}
