@@ -397,6 +397,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         // The client's 101: the upstream's headers (subprotocol, extensions, cookies) without its hop-by-hop ones.
         HttpHeaders from = upstream101.headers();
+        boolean extensions = from.contains(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS);
         Hop.removeHopByHop(from);
         from.remove(HttpHeaderNames.CONTENT_LENGTH);
         from.remove(HttpHeaderNames.TRANSFER_ENCODING);
@@ -411,7 +412,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         ctx.writeAndFlush(res); // encoded by the HTTP codec, which leaves the pipeline right after
         ChannelPipeline p = ctx.pipeline();
         p.addBefore("edge", "ws-encoder", WsTunnel.encoder(true));
-        p.addBefore("edge", "ws-decoder", WsTunnel.decoder(config.webSocket(), true));
+        p.addBefore("edge", "ws-decoder", WsTunnel.decoder(config.webSocket(), true, extensions));
         p.remove("codec"); // a client sends frames only after reading the 101, so nothing is decoded as HTTP
         cancelHeadTimer();
         releaseQueue();

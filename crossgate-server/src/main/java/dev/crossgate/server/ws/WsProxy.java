@@ -169,7 +169,8 @@ public final class WsProxy {
             HttpClientCodec codec = p.get(HttpClientCodec.class);
             // Encoder nearer the socket than the decoder, so that a Close the decoder sends is encoded.
             p.addAfter("codec", "ws-encoder", WsTunnel.encoder(false));
-            p.addAfter("ws-encoder", "ws-decoder", WsTunnel.decoder(settings, false));
+            p.addAfter("ws-encoder", "ws-decoder", WsTunnel.decoder(settings, false,
+                    res.headers().contains(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS)));
             codec.removeOutboundHandler();
             p.remove(this);
             // The HTTP decoder is in its upgraded state: what it still holds of this read flows on as bytes

@@ -67,12 +67,16 @@ public final class WsTunnel {
         this.upstream = new Side(false, upstreamChannel);
     }
 
-    /** The decoder for frames arriving from a client (masked) or from the upstream (unmasked). */
-    public static WebSocket13FrameDecoder decoder(CrossgateConfig.WebSocket settings, boolean fromClient) {
+    /**
+     * The decoder for frames arriving from a client (masked) or from the upstream (unmasked). With an
+     * extension negotiated end to end its RSV bits pass through to the other end; without one, a frame
+     * with an RSV bit set fails the connection here (1002).
+     */
+    public static WebSocket13FrameDecoder decoder(CrossgateConfig.WebSocket settings, boolean fromClient, boolean extensions) {
         return new WebSocket13FrameDecoder(WebSocketDecoderConfig.newBuilder()
                 .expectMaskedFrames(fromClient)
                 .allowMaskMismatch(false)
-                .allowExtensions(true) // RSV bits of negotiated extensions pass through to the other end
+                .allowExtensions(extensions)
                 .maxFramePayloadLength(settings.maxFrameSize())
                 .closeOnProtocolViolation(true)
                 .build());
