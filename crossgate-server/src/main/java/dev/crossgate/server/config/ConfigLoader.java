@@ -41,7 +41,8 @@ public final class ConfigLoader {
             "cors.allowedOrigins", List.of("CORS_ALLOWED_ORIGINS"),
             "cors.allowCredentials", List.of("CORS_ALLOW_CREDENTIALS"),
             "hosts", List.of("ALLOWED_HOSTS"),
-            "websocket.paths", List.of("CROSSGATE_WS_PATHS"));
+            "websocket.paths", List.of("CROSSGATE_WS_PATHS"),
+            "auth.jwt.secret", List.of("CROSSGATE_JWT_SECRET"));
     /** CROSSGATE_ variables read elsewhere than through a setting path. */
     private static final Set<String> OTHER_ENV = Set.of("CROSSGATE_CONFIG", "CROSSGATE_PROFILE", "CROSSGATE_HOME", "CROSSGATE_JAVA_OPTS");
 
@@ -131,7 +132,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket");
+        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket", "auth");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -234,6 +235,7 @@ public final class ConfigLoader {
 
         CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
         CrossgateConfig.WebSocket webSocket = bindWebSocket(b, top.section("websocket"), def);
+        CrossgateConfig.Auth auth = AuthBinding.bind(b, top.section("auth"), profile, def, options.workingDirectory());
 
         b.finish(OTHER_ENV);
         List<ConfigProblem> problems = b.problems();
@@ -245,7 +247,7 @@ public final class ConfigLoader {
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
                     tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, webSocket,
-                    List.copyOf(b.settings()), warnings);
+                    auth, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
     }

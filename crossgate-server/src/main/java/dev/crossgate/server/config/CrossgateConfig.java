@@ -21,6 +21,7 @@ import java.util.List;
  * @param accessLog one JSON line per exchange on standard output
  * @param cors     the cross-origin policy: a default and per-route policies
  * @param webSocket WebSocket proxying: the paths where upgrades are tunnelled, and its limits
+ * @param auth     authentication: the paths that require a token, where the token is read, how it is verified
  * @param settings every effective value with its source, for {@code crossgate check}
  * @param warnings problems that did not prevent starting
  */
@@ -36,6 +37,7 @@ public record CrossgateConfig(
         boolean accessLog,
         CorsRoutes cors,
         WebSocket webSocket,
+        Auth auth,
         List<Setting> settings,
         List<ConfigProblem> warnings) {
 
@@ -122,6 +124,58 @@ public record CrossgateConfig(
                 }
             }
             return false;
+        }
+    }
+
+    /**
+     * Authentication at the edge, for HTTP requests and WebSocket handshakes alike.
+     *
+     * @param paths        path prefixes (segment boundaries) where a valid token is required (401 otherwise)
+     * @param tokenFrom    where the token is looked for, in order
+     * @param jwt          how tokens are verified
+     * @param claimHeaders claims sent upstream as headers (the same headers from clients are always removed)
+     */
+    public record Auth(List<String> paths, List<TokenSource> tokenFrom, Jwt jwt, List<ClaimHeader> claimHeaders) {
+        public boolean requiredFor(String path) {
+            for (String prefix : paths) {
+                if (PathPrefix.matches(prefix, path)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** A place a token is read from: {@code header} (Authorization: Bearer), {@code cookie:NAME}, {@code query:NAME}, {@code protocol} (Sec-WebSocket-Protocol). */
+    public record TokenSource(Kind kind, String name) {
+        public enum Kind { HEADER, COOKIE, QUERY, PROTOCOL }
+
+        @Override
+        public String toString() {
+            return kind == Kind.COOKIE || kind == Kind.QUERY ? kind.name().toLowerCase(java.util.Locale.ROOT) + ":" + name
+                    : kind.name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** A claim sent upstream in a header. */
+    public record ClaimHeader(String claim, String header) {}
+
+    /**
+     * JWT verification.
+     *
+     * @param secret          shared secret for HS256/384/512 (UTF-8 bytes), or null
+     * @param publicKey       PEM public key (RSA, EC or Ed25519), or null
+     * @param jwksUrl         JWKS document of the issuer, or null
+     * @param algorithms      the accepted {@code alg} values (never none; each matches a configured key's type)
+     * @param issuer          required {@code iss}, or null
+     * @param audience        accepted {@code aud} values (one must be in the token), or empty
+     * @param clockSkew       tolerance on {@code exp} and {@code nbf}
+     * @param jwksMinRefresh  the JWKS is fetched again for an unknown {@code kid} at most this often
+     */
+    public record Jwt(String secret, java.nio.file.Path publicKey, URI jwksUrl, List<String> algorithms, String issuer,
+                      List<String> audience, Duration clockSkew, Duration jwksMinRefresh) {
+        public boolean configured() {
+            return secret != null || publicKey != null || jwksUrl != null;
         }
     }
 

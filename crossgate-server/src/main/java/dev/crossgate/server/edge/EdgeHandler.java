@@ -3,6 +3,7 @@ package dev.crossgate.server.edge;
 import dev.crossgate.cors.CorsDecision;
 import dev.crossgate.cors.CorsPolicy;
 import dev.crossgate.cors.Origin;
+import dev.crossgate.server.auth.Authenticator;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.proxy.Hop;
@@ -318,8 +319,43 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, 403, cors.reasonCode(), cors.message());
             return;
         }
-        // 6. The upstream.
-        forward(req, ex, hasBody);
+        // 6. Authentication where the route requires it (401 with CORS, so browser code can read why); 7. the upstream.
+        authenticated(req, ex, () -> forward(req, ex, hasBody));
+    }
+
+    /**
+     * Runs {@code next} once the request is authenticated (at once where the route requires no token),
+     * or answers 401 with the reason. A token whose key must first be fetched (a JWKS rotation) resumes
+     * on this connection's event loop; requests behind it wait, as they wait for any exchange.
+     */
+    private void authenticated(HttpRequest req, Exchange ex, Runnable next) {
+        if (!shared.auth.required(ex.path)) {
+            next.run();
+            return;
+        }
+        java.util.concurrent.CompletableFuture<Authenticator.Outcome> f = shared.auth.authenticate(req);
+        if (f.isDone()) {
+            afterAuthentication(ex, f.getNow(null), next);
+            return;
+        }
+        f.whenComplete((o, err) -> ctx.executor().execute(() -> {
+            if (current == ex && ctx.channel().isActive()) {
+                afterAuthentication(ex, o != null ? o
+                        : new Authenticator.Outcome("auth.invalid", "the token could not be verified", null, null), next);
+            }
+        }));
+    }
+
+    private void afterAuthentication(Exchange ex, Authenticator.Outcome o, Runnable next) {
+        if (o.ok()) {
+            ex.auth = o;
+            next.run();
+            return;
+        }
+        Reason r = o.reason().equals("auth.missing") ? Reason.AUTH_MISSING : o.reason().equals("auth.expired") ? Reason.AUTH_EXPIRED : Reason.AUTH_INVALID;
+        ex.extraHeaders = new String[] {"www-authenticate", r == Reason.AUTH_MISSING ? "Bearer realm=\"crossgate\""
+                : "Bearer realm=\"crossgate\", error=\"invalid_token\""};
+        local(ex, r.status(), r.code(), r.message() + ": " + o.message());
     }
 
     /**
@@ -340,7 +376,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             boolean allowed = switch (config.webSocket().missingOrigin()) {
                 case ALLOW -> true;
                 case REFUSE -> false;
-                case AUTHENTICATED -> false; // no route requires authentication yet
+                case AUTHENTICATED -> shared.auth.required(ex.path); // a native app then proves who it is with a token
             };
             if (!allowed) {
                 local(ex, Reason.WS_ORIGIN_MISSING);
@@ -353,9 +389,16 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 return;
             }
         }
+        authenticated(req, ex, () -> forwardWebSocket(req, ex));
+    }
+
+    private void forwardWebSocket(HttpRequest req, Exchange ex) {
         rewriteForUpstream(req, ex, false);
         req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         req.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+        if (ex.auth != null) {
+            Authenticator.removeProtocolToken(req.headers(), ex.auth.token());
+        }
         Upstream target = shared.groupFor(ex.path).pick();
         if (target == null) {
             local(ex, Reason.UPSTREAM_UNHEALTHY);
@@ -406,6 +449,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         res.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         res.headers().set(ResponseWriter.X_REQUEST_ID, ex.requestId);
+        if (ex.auth != null && ex.auth.token().protocolMarker() != null && !res.headers().contains(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
+            // The token came as a subprotocol after a marker: a browser requires one of its offers back.
+            res.headers().set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, ex.auth.token().protocolMarker());
+        }
         ReferenceCountUtil.release(upstream101);
         ex.status = 101;
         ex.responseStarted = true;
@@ -417,6 +464,13 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         cancelHeadTimer();
         releaseQueue();
         tunnel = WsTunnel.open(config.webSocket(), shared.metrics, ctx.channel(), "edge", upstreamChannel);
+        long expires = ex.auth == null ? 0 : ex.auth.expiresAtMillis();
+        if (expires > 0) {
+            // A WebSocket does not outlive its token: closed at exp, with a code that tells the client to refresh and reconnect.
+            WsTunnel t = tunnel;
+            ctx.executor().schedule(() -> t.close(WsTunnel.CLOSE_AUTH_EXPIRED, Reason.AUTH_EXPIRED.code()),
+                    Math.max(0, expires - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
+        }
         finish(false);
     }
 
@@ -517,6 +571,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             out.set("x-forwarded-host", host);
         }
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
+        // Identity headers come from the edge only: a client's are removed, a verified token's claims set.
+        shared.auth.removeClaimHeaders(out);
+        if (ex.auth != null) {
+            shared.auth.addClaimHeaders(out, ex.auth.claims());
+        }
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
 

@@ -36,9 +36,11 @@ public final class EdgeServer implements AutoCloseable {
         io.netty.handler.ssl.SslContext ssl;
         String hsts;
         final long idleTimeoutMillis;
+        final dev.crossgate.server.auth.Authenticator auth;
 
         Shared(CrossgateConfig config, AccessLog accessLog) {
             this.config = config;
+            this.auth = new dev.crossgate.server.auth.Authenticator(config.auth());
             CrossgateConfig.Http h = config.http();
             List<UpstreamGroup> gs = new ArrayList<>();
             for (CrossgateConfig.ProxyRoute r : config.routes()) {

@@ -31,6 +31,8 @@ public final class Exchange {
     boolean closeAfter;
     /** Close only after discarding the unread request body for a while (lingering close). */
     boolean linger;
+    /** The verified token of an authenticated request, or null. */
+    dev.crossgate.server.auth.Authenticator.Outcome auth;
     /** Further headers of a locally generated answer, as name, value pairs (Sec-WebSocket-Version on a 426), or null. */
     String[] extraHeaders;
 

@@ -330,4 +330,33 @@ class ConfigLoaderTest {
                 "websocket.paths[0]", "websocket.missingOrigin", "websocket.idleTimeout", "websocket.maxMessageSize");
         assertThat(bad.errors()).allSatisfy(p -> assertThat(p.fix()).isNotBlank());
     }
+
+    @Test
+    void authNeedsAKeyRefusesNoneAndShortSecretsAndNeverShowsTheSecret() throws IOException {
+        ConfigLoader.Result env = load("profile: prod\nhosts: [api.example.com]\n", Map.of("CROSSGATE_AUTH_PATHS", "/api/private",
+                "CROSSGATE_JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"), null);
+        assertThat(env.problems()).isEmpty();
+        assertThat(env.config().auth().requiredFor("/api/private/x")).isTrue();
+        assertThat(env.config().auth().jwt().algorithms()).containsExactly("HS256", "HS384", "HS512");
+        assertThat(env.settings()).filteredOn(s -> s.path().equals("auth.jwt.secret")).singleElement()
+                .satisfies(s -> assertThat(s.value()).isEqualTo("(set, 44 bytes, not shown)"));
+
+        ConfigLoader.Result bad = load("""
+                profile: prod
+                hosts: [api.example.com]
+                auth:
+                  paths: [/private]
+                  tokenFrom: [header, smoke-signal]
+                  claimHeaders: [sub=Host, email]
+                  jwt:
+                    secret: short
+                    algorithms: [HS256, none, RS256]
+                """);
+        assertThat(bad.errors()).extracting(ConfigProblem::path).containsExactlyInAnyOrder("auth.tokenFrom[1]", "auth.claimHeaders[0]",
+                "auth.claimHeaders[1]", "auth.jwt.secret", "auth.jwt.algorithms[1]", "auth.jwt.algorithms[2]");
+        assertThat(bad.errors()).noneSatisfy(p -> assertThat(String.valueOf(p.value())).contains("short"));
+
+        ConfigLoader.Result keyless = load("profile: prod\nhosts: [api.example.com]\nauth:\n  paths: [/private]\n");
+        assertThat(keyless.errors()).singleElement().satisfies(p -> assertThat(p.fix()).contains("CROSSGATE_JWT_SECRET"));
+    }
 }
