@@ -132,7 +132,7 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket", "auth");
+        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket", "auth", "limits");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -236,6 +236,7 @@ public final class ConfigLoader {
         CorsRoutes cors = bindCors(b, top.section("cors"), profile, def);
         CrossgateConfig.WebSocket webSocket = bindWebSocket(b, top.section("websocket"), def);
         CrossgateConfig.Auth auth = AuthBinding.bind(b, top.section("auth"), profile, def, options.workingDirectory());
+        CrossgateConfig.Limits limits = bindLimits(b, top.section("limits"), profile, def);
 
         b.finish(OTHER_ENV);
         List<ConfigProblem> problems = b.problems();
@@ -247,7 +248,7 @@ public final class ConfigLoader {
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
                     tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, webSocket,
-                    auth, List.copyOf(b.settings()), warnings);
+                    auth, limits, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
     }
@@ -296,6 +297,48 @@ public final class ConfigLoader {
         }
         return new CrossgateConfig.WebSocket(paths.value().stream().filter(java.util.Objects::nonNull).toList(), missingOrigin,
                 ping.value(), idle.value(), (int) Math.min(frame.value(), Integer.MAX_VALUE), message.value());
+    }
+
+    private static CrossgateConfig.Limits bindLimits(Binder b, Section l, Profile profile, Source def) {
+        boolean prod = profile == Profile.PROD;
+        b.declare(l, "maxConnections", "connectionsPerAddress", "connectionsPerSubject", "newConnectionsPerSecond", "newConnectionsBurst",
+                "requestsPerSecond", "requestBurst", "routes");
+        int max = atLeastZero(b, l.integer("maxConnections", 10_000, def), "limits.maxConnections");
+        int perAddress = atLeastZero(b, l.integer("connectionsPerAddress", prod ? 256 : 0, def), "limits.connectionsPerAddress");
+        int perSubject = atLeastZero(b, l.integer("connectionsPerSubject", prod ? 32 : 0, def), "limits.connectionsPerSubject");
+        int newPerSecond = atLeastZero(b, l.integer("newConnectionsPerSecond", prod ? 100 : 0, def), "limits.newConnectionsPerSecond");
+        int newBurst = atLeastZero(b, l.integer("newConnectionsBurst", Math.max(1, 2 * newPerSecond), def), "limits.newConnectionsBurst");
+        int rps = atLeastZero(b, l.integer("requestsPerSecond", 0, def), "limits.requestsPerSecond");
+        int burst = atLeastZero(b, l.integer("requestBurst", Math.max(1, 2 * rps), def), "limits.requestBurst");
+        List<CrossgateConfig.RateLimit> rates = new ArrayList<>();
+        for (Section r : l.objects("routes")) {
+            b.declare(r, "path", "requestsPerSecond", "burst");
+            Sourced<String> path = r.string("path", null, null);
+            if (path.value() == null || !path.value().startsWith("/")) {
+                String where = r.path("").replaceAll("\\.$", "");
+                b.problem(r.path("path"), b.sourceOf(where), String.valueOf(path.value()), where + ".path "
+                        + (path.value() == null ? "is missing" : "\"" + path.value() + "\" does not start with '/'"),
+                        "write path: /api/login (the path prefix this rate applies to)");
+                continue;
+            }
+            int routeRps = atLeastZero(b, r.integer("requestsPerSecond", rps, null), r.path("requestsPerSecond"));
+            int routeBurst = atLeastZero(b, r.integer("burst", Math.max(1, 2 * routeRps), null), r.path("burst"));
+            rates.add(new CrossgateConfig.RateLimit(path.value(), routeRps, Math.max(1, routeBurst)));
+        }
+        rates.add(new CrossgateConfig.RateLimit("/", rps, Math.max(1, burst)));
+        if (perAddress > 0 && max > 0 && perAddress > max) {
+            b.warn("limits.connectionsPerAddress", b.sourceOf("limits.connectionsPerAddress"), Integer.toString(perAddress),
+                    "limits.connectionsPerAddress (" + perAddress + ") is above limits.maxConnections (" + max + ")", "lower it, or raise maxConnections");
+        }
+        return new CrossgateConfig.Limits(max, perAddress, perSubject, newPerSecond, Math.max(1, newBurst), List.copyOf(rates));
+    }
+
+    private static int atLeastZero(Binder b, Sourced<Integer> v, String path) {
+        if (v.value() != null && v.value() < 0) {
+            b.problem(path, v.source(), v.value().toString(), path + ": " + v.value() + " (expected: 0 to turn it off, or more)", "use 0 or a positive number");
+            return 0;
+        }
+        return v.value() == null ? 0 : v.value();
     }
 
     private static Path pemFile(Binder b, Sourced<String> s, String path, Path cwd) {

@@ -22,6 +22,7 @@ import java.util.List;
  * @param cors     the cross-origin policy: a default and per-route policies
  * @param webSocket WebSocket proxying: the paths where upgrades are tunnelled, and its limits
  * @param auth     authentication: the paths that require a token, where the token is read, how it is verified
+ * @param limits   connection and request limits (429, or 503 at the global connection limit)
  * @param settings every effective value with its source, for {@code crossgate check}
  * @param warnings problems that did not prevent starting
  */
@@ -38,6 +39,7 @@ public record CrossgateConfig(
         CorsRoutes cors,
         WebSocket webSocket,
         Auth auth,
+        Limits limits,
         List<Setting> settings,
         List<ConfigProblem> warnings) {
 
@@ -178,6 +180,22 @@ public record CrossgateConfig(
             return secret != null || publicKey != null || jwksUrl != null;
         }
     }
+
+    /**
+     * Limits; 0 turns one off.
+     *
+     * @param maxConnections          open client connections in all (503 limit.connections beyond)
+     * @param connectionsPerAddress   open connections per client address (429 limit.connections)
+     * @param connectionsPerSubject   open WebSockets per authenticated subject, the token's sub (429 limit.connections)
+     * @param newConnectionsPerSecond new connections per client address and second (429 limit.rate), in bursts of
+     * @param newConnectionsBurst     ... this many
+     * @param rates                   request rates per route and client address (429 limit.rate), first matching path wins
+     */
+    public record Limits(int maxConnections, int connectionsPerAddress, int connectionsPerSubject, int newConnectionsPerSecond,
+                         int newConnectionsBurst, List<RateLimit> rates) {}
+
+    /** Requests per second and client address on a path prefix, in bursts of {@code burst}. */
+    public record RateLimit(String path, int requestsPerSecond, int burst) {}
 
     /** What a WebSocket handshake without an Origin header gets (browsers always send one; native apps often do not). */
     public enum MissingOrigin {

@@ -5,6 +5,7 @@ import dev.crossgate.cors.CorsPolicy;
 import dev.crossgate.cors.Origin;
 import dev.crossgate.server.auth.Authenticator;
 import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.limits.Limits;
 import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.proxy.Hop;
 import dev.crossgate.server.proxy.ProxyCall;
@@ -95,9 +96,28 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             ctx.close();
             return;
         }
+        // Connection limits: a connection over one is answered on its first request (429/503 with CORS), then closed.
+        Limits.Address[] slot = new Limits.Address[1];
+        connectionRefusal = shared.limits.connect(clientAddress(), peerTrusted(), slot);
+        admitted = connectionRefusal == null;
+        limitSlot = slot[0];
         awaitRequest();
         ctx.channel().config().setAutoRead(true);
         ctx.fireChannelActive();
+    }
+
+    /** Why this connection is refused by a limit, or null. */
+    private Limits.Refusal connectionRefusal;
+    /** Counted by the limits (released when it closes). */
+    private boolean admitted;
+    private Limits.Address limitSlot;
+    /** The authenticated subject's WebSocket slot this connection holds, or null. */
+    private java.util.concurrent.atomic.AtomicInteger subjectSlot;
+
+    private void refuse(Exchange ex, Limits.Refusal r) {
+        shared.metrics.limitRefusal(r.reason());
+        ex.extraHeaders = new String[] {"retry-after", Long.toString(r.retryAfterSeconds())};
+        local(ex, r.status(), r.reason(), r.message());
     }
 
     // ---------------------------------------------------------------- reading
@@ -300,6 +320,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.BODY_TOO_LARGE);
             return;
         }
+        if (connectionRefusal != null) {
+            ex.closeAfter = true;
+            refuse(ex, connectionRefusal);
+            return;
+        }
         // 4. WebSocket: an upgrade on a WebSocket path is checked (handshake, Origin) and tunnelled.
         if (WsHandshake.isUpgrade(req) && config.webSocket().covers(ex.path)) {
             webSocket(req, ex, hostPort, hasBody);
@@ -319,7 +344,13 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, 403, cors.reasonCode(), cors.message());
             return;
         }
-        // 6. Authentication where the route requires it (401 with CORS, so browser code can read why); 7. the upstream.
+        // 6. The route's request rate per client address (429 with Retry-After); 7. authentication where the
+        // route requires it (401 with CORS, so browser code can read why); 8. the upstream.
+        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
+        if (rate != null) {
+            refuse(ex, rate);
+            return;
+        }
         authenticated(req, ex, () -> forward(req, ex, hasBody));
     }
 
@@ -389,10 +420,23 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 return;
             }
         }
+        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
+        if (rate != null) {
+            refuse(ex, rate);
+            return;
+        }
         authenticated(req, ex, () -> forwardWebSocket(req, ex));
     }
 
     private void forwardWebSocket(HttpRequest req, Exchange ex) {
+        String subject = ex.auth == null ? null : ex.auth.subject();
+        if (subject != null && shared.limits.subjectLimited()) {
+            subjectSlot = shared.limits.reserveSubject(subject);
+            if (subjectSlot == null) {
+                refuse(ex, shared.limits.subjectRefusal(subject));
+                return;
+            }
+        }
         rewriteForUpstream(req, ex, false);
         req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         req.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
@@ -716,6 +760,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         long upstreamNanos = call == null ? -1 : call.upstreamNanos();
         call = null;
         wsProxy = null;
+        if (subjectSlot != null && tunnel == null) {
+            shared.limits.release(subjectSlot); // the handshake did not become a WebSocket
+            subjectSlot = null;
+        }
         upstream = null;
         bodyPending = false;
         if (upstreamNanos >= 0) {
@@ -874,6 +922,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         shared.metrics.openConnections().decrementAndGet();
+        if (admitted) {
+            admitted = false;
+            shared.limits.closed(limitSlot);
+        }
         cancelHeadTimer();
         if (call != null) {
             call.abort();
@@ -892,6 +944,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             finish(true);
         }
         releaseQueue();
+        if (subjectSlot != null) {
+            shared.limits.release(subjectSlot);
+            subjectSlot = null;
+        }
         ctx.fireChannelInactive();
     }
 

@@ -37,10 +37,12 @@ public final class EdgeServer implements AutoCloseable {
         String hsts;
         final long idleTimeoutMillis;
         final dev.crossgate.server.auth.Authenticator auth;
+        final dev.crossgate.server.limits.Limits limits;
 
         Shared(CrossgateConfig config, AccessLog accessLog) {
             this.config = config;
             this.auth = new dev.crossgate.server.auth.Authenticator(config.auth());
+            this.limits = new dev.crossgate.server.limits.Limits(config.limits());
             CrossgateConfig.Http h = config.http();
             List<UpstreamGroup> gs = new ArrayList<>();
             for (CrossgateConfig.ProxyRoute r : config.routes()) {
@@ -144,6 +146,9 @@ public final class EdgeServer implements AutoCloseable {
         for (UpstreamGroup g : shared.groups) {
             g.startHealthChecks(workers);
         }
+        // Forget client addresses that hold nothing any more (off the request path).
+        boss.scheduleAtFixedRate(shared.limits::sweep, 30, 30, java.util.concurrent.TimeUnit.SECONDS);
+        shared.metrics.gauge("crossgate.limits.tracked.addresses", "Client addresses the limits remember", shared.limits::trackedAddresses);
         CrossgateConfig.Listen a = shared.config.admin().listen();
         if (a != null) {
             admin = new AdminServer(shared);

@@ -25,6 +25,7 @@ public final class Metrics {
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger openWebSockets = new AtomicInteger();
     private final ConcurrentHashMap<String, Counter> webSocketCloses = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> limitRefusals = new ConcurrentHashMap<>();
     private final Counter framesToUpstream;
     private final Counter framesToClient;
 
@@ -65,6 +66,12 @@ public final class Metrics {
 
     public void upstreamLatency(long nanos) {
         upstreamLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Counts a refusal by a limit (limit.connections, limit.rate). */
+    public void limitRefusal(String reason) {
+        limitRefusals.computeIfAbsent(reason, r -> Counter.builder("crossgate.limit.refusals").description("Requests and connections refused by a limit")
+                .tag("reason", r).register(registry)).increment();
     }
 
     public AtomicInteger openWebSockets() {

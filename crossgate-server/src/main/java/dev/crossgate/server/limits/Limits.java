@@ -1,0 +1,171 @@
+package dev.crossgate.server.limits;
+
+import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.config.PathPrefix;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Connection and request limits, shared by every event loop without locks: counters are atomics, rates are
+ * {@link RateGate}s, and the per-address and per-subject state lives in concurrent maps read without locking
+ * (an entry is created once per address, and swept when it holds nothing).
+ */
+public final class Limits {
+    /** A refusal: the reason code, the status (429, or 503 for the global connection limit) and Retry-After in seconds. */
+    public record Refusal(String reason, int status, long retryAfterSeconds, String message) {}
+
+    /** What is remembered per client address. */
+    public static final class Address {
+        final AtomicInteger connections = new AtomicInteger();
+        final RateGate newConnections;
+        final ConcurrentHashMap<String, RateGate> requests = new ConcurrentHashMap<>();
+
+        Address(CrossgateConfig.Limits c) {
+            newConnections = c.newConnectionsPerSecond() > 0 ? new RateGate(c.newConnectionsPerSecond(), c.newConnectionsBurst()) : null;
+        }
+    }
+
+    private final CrossgateConfig.Limits config;
+    private final AtomicInteger connections = new AtomicInteger();
+    private final ConcurrentHashMap<String, Address> addresses = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, AtomicInteger> subjects = new ConcurrentHashMap<>();
+
+    public Limits(CrossgateConfig.Limits config) {
+        this.config = config;
+    }
+
+    private Address address(String ip) {
+        Address a = addresses.get(ip);
+        return a != null ? a : addresses.computeIfAbsent(ip, k -> new Address(config));
+    }
+
+    /**
+     * Admits a new connection from {@code peer} (counted until {@link #closed}), or says why not. The
+     * per-address limits do not apply to a trusted proxy, whose connections carry many clients.
+     */
+    public Refusal connect(String peer, boolean trustedProxy, Address[] slot) {
+        long now = System.nanoTime();
+        if (config.maxConnections() > 0 && connections.incrementAndGet() > config.maxConnections()) {
+            connections.decrementAndGet();
+            return new Refusal("limit.connections", 503, 1, "the server has reached its connection limit (" + config.maxConnections() + ")");
+        }
+        if (config.maxConnections() <= 0) {
+            connections.incrementAndGet();
+        }
+        if (trustedProxy) {
+            return null;
+        }
+        Address a = address(peer);
+        if (a.newConnections != null) {
+            long wait = a.newConnections.tryAcquire(now);
+            if (wait > 0) {
+                connections.decrementAndGet();
+                return new Refusal("limit.rate", 429, seconds(wait), "too many new connections from this address (limit "
+                        + fmt(config.newConnectionsPerSecond()) + "/s)");
+            }
+        }
+        if (config.connectionsPerAddress() > 0 && a.connections.incrementAndGet() > config.connectionsPerAddress()) {
+            a.connections.decrementAndGet();
+            connections.decrementAndGet();
+            return new Refusal("limit.connections", 429, 1, "too many open connections from this address (limit "
+                    + config.connectionsPerAddress() + ")");
+        }
+        if (config.connectionsPerAddress() <= 0) {
+            a.connections.incrementAndGet();
+        }
+        slot[0] = a;
+        return null;
+    }
+
+    /** A connection admitted by {@link #connect} closed; {@code a} is what connect put in its slot (null for a trusted proxy). */
+    public void closed(Address a) {
+        connections.decrementAndGet();
+        if (a != null) {
+            a.connections.decrementAndGet();
+        }
+    }
+
+    /** Admits a request on {@code path} from {@code client}, or says why not (the route's rate, per address). */
+    public Refusal request(String path, String client) {
+        CrossgateConfig.RateLimit r = rateFor(path);
+        if (r == null) {
+            return null;
+        }
+        Address a = address(client);
+        RateGate g = a.requests.get(r.path());
+        if (g == null) {
+            g = a.requests.computeIfAbsent(r.path(), k -> new RateGate(r.requestsPerSecond(), r.burst()));
+        }
+        long wait = g.tryAcquire(System.nanoTime());
+        return wait == 0 ? null : new Refusal("limit.rate", 429, seconds(wait), "too many requests from this address on "
+                + r.path() + " (limit " + fmt(r.requestsPerSecond()) + "/s, bursts of " + r.burst() + ")");
+    }
+
+    private CrossgateConfig.RateLimit rateFor(String path) {
+        for (CrossgateConfig.RateLimit r : config.rates()) {
+            if (PathPrefix.matches(r.path(), path)) {
+                return r.requestsPerSecond() > 0 ? r : null;
+            }
+        }
+        return null;
+    }
+
+    /** Reserves a WebSocket for an authenticated subject; null when over the limit. Released with {@link #release}. */
+    public AtomicInteger reserveSubject(String subject) {
+        if (config.connectionsPerSubject() <= 0 || subject == null) {
+            return null;
+        }
+        AtomicInteger n = subjects.get(subject);
+        if (n == null) {
+            n = subjects.computeIfAbsent(subject, k -> new AtomicInteger());
+        }
+        if (n.incrementAndGet() > config.connectionsPerSubject()) {
+            n.decrementAndGet();
+            return null;
+        }
+        return n;
+    }
+
+    public boolean subjectLimited() {
+        return config.connectionsPerSubject() > 0;
+    }
+
+    public Refusal subjectRefusal(String subject) {
+        return new Refusal("limit.connections", 429, 1, "too many open WebSockets for this user (limit " + config.connectionsPerSubject() + ")");
+    }
+
+    public void release(AtomicInteger subjectSlot) {
+        subjectSlot.decrementAndGet();
+    }
+
+    /** Forgets addresses and subjects that hold nothing (called now and then; never on a request). */
+    public void sweep() {
+        long now = System.nanoTime();
+        for (Iterator<Map.Entry<String, Address>> it = addresses.entrySet().iterator(); it.hasNext(); ) {
+            Address a = it.next().getValue();
+            if (a.connections.get() == 0 && (a.newConnections == null || a.newConnections.idle(now))
+                    && a.requests.values().stream().allMatch(g -> g.idle(now))) {
+                it.remove();
+            }
+        }
+        subjects.entrySet().removeIf(e -> e.getValue().get() == 0);
+    }
+
+    public int trackedAddresses() {
+        return addresses.size();
+    }
+
+    public int openConnections() {
+        return connections.get();
+    }
+
+    private static long seconds(long nanos) {
+        return Math.max(1, (nanos + 999_999_999L) / 1_000_000_000L);
+    }
+
+    private static String fmt(double d) {
+        return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+    }
+}
