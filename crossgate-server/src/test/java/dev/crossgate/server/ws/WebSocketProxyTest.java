@@ -346,4 +346,18 @@ class WebSocketProxyTest {
         assertThat(unicode.getBytes(StandardCharsets.UTF_8).length).isLessThan(64 * 1024);
         ws.abort();
     }
+
+    @Test
+    void drainingClosesOpenWebSocketsWith1001BothWays() throws Exception {
+        start("allow");
+        Client c = new Client();
+        WebSocket ws = connect(c, SITE);
+        ws.sendText("before the drain", true).get(5, TimeUnit.SECONDS);
+        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("before the drain");
+        CompletableFuture<Void> drained = CompletableFuture.runAsync(() -> edge.drain(Duration.ofSeconds(5)));
+        assertThat(c.closed.get(5, TimeUnit.SECONDS)).isEqualTo("1001 server.draining");
+        drained.get(10, TimeUnit.SECONDS); // the JDK client answered the Close itself, as browsers do
+        assertThat(upstream.closesReceived).contains("1001 server.draining");
+        edge = null;
+    }
 }
