@@ -14,7 +14,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * handshakes, read the edge's own Ping and Close frames.
  */
 public final class RawWs implements AutoCloseable {
-    public record Frame(boolean fin, int opcode, byte[] payload) {
+    /** A frame as received; {@code rsv} holds the three RSV bits (RSV1 = 4: compressed by permessage-deflate). */
+    public record Frame(boolean fin, int rsv, int opcode, byte[] payload) {
         public String text() {
             return new String(payload, StandardCharsets.UTF_8);
         }
@@ -71,8 +72,13 @@ public final class RawWs implements AutoCloseable {
     }
 
     public void send(int opcode, byte[] payload, boolean fin) throws IOException {
+        send(opcode, payload, fin, 0);
+    }
+
+    /** Sends a masked frame with the given RSV bits (4 = RSV1). */
+    public void send(int opcode, byte[] payload, boolean fin, int rsv) throws IOException {
         ByteArrayOutputStream f = new ByteArrayOutputStream();
-        f.write((fin ? 0x80 : 0) | opcode);
+        f.write((fin ? 0x80 : 0) | (rsv << 4) | opcode);
         int n = payload.length;
         if (n < 126) {
             f.write(0x80 | n);
@@ -119,7 +125,7 @@ public final class RawWs implements AutoCloseable {
         }
         byte[] payload = new byte[(int) n];
         in.readFully(payload);
-        return new Frame((b0 & 0x80) != 0, b0 & 0x0f, payload);
+        return new Frame((b0 & 0x80) != 0, (b0 >> 4) & 7, b0 & 0x0f, payload);
     }
 
     /** True when the server closed the connection (EOF) within the timeout, frames before it skipped. */

@@ -360,4 +360,55 @@ class WebSocketProxyTest {
         assertThat(upstream.closesReceived).contains("1001 server.draining");
         edge = null;
     }
+
+    @Test
+    void permessageDeflateIsNegotiatedEndToEndAndCompressedFramesPassThrough() throws Exception {
+        start("allow");
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] r = ws.request(RawWs.handshake("/ws", "ws.example.net", "Sec-WebSocket-Extensions: permessage-deflate"));
+            assertThat(r[0]).isEqualTo("101");
+            assertThat(r[1]).containsIgnoringCase("sec-websocket-extensions: permessage-deflate");
+            String text = "compressible ".repeat(200);
+            ws.send(1, deflate(text.getBytes(StandardCharsets.UTF_8)), true, 4);
+            RawWs.Frame echo = ws.read(5000);
+            assertThat(echo.rsv()).isEqualTo(4); // the upstream compressed its answer; the edge passed RSV1 on
+            assertThat(echo.payload().length).isLessThan(text.length() / 4);
+            assertThat(new String(inflate(echo.payload()), StandardCharsets.UTF_8)).isEqualTo(text);
+        }
+        try (RawWs ws = new RawWs(edge.port())) {
+            // Without the extension negotiated, RSV1 is a protocol error the edge answers itself.
+            assertThat(ws.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("101");
+            ws.send(1, deflate("x".getBytes(StandardCharsets.UTF_8)), true, 4);
+            assertThat(ws.read(5000).closeCode()).isEqualTo(1002);
+        }
+    }
+
+    /** RFC 7692: raw DEFLATE, sync-flushed, without the final 00 00 ff ff. */
+    private static byte[] deflate(byte[] in) {
+        java.util.zip.Deflater d = new java.util.zip.Deflater(java.util.zip.Deflater.DEFAULT_COMPRESSION, true);
+        d.setInput(in);
+        byte[] buf = new byte[in.length + 64];
+        int n = d.deflate(buf, 0, buf.length, java.util.zip.Deflater.SYNC_FLUSH);
+        d.end();
+        return java.util.Arrays.copyOf(buf, n - 4);
+    }
+
+    private static byte[] inflate(byte[] in) throws Exception {
+        java.util.zip.Inflater i = new java.util.zip.Inflater(true);
+        byte[] withTail = java.util.Arrays.copyOf(in, in.length + 4);
+        withTail[in.length + 2] = (byte) 0xff;
+        withTail[in.length + 3] = (byte) 0xff;
+        i.setInput(withTail);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        byte[] buf = new byte[8192];
+        while (!i.needsInput()) {
+            int n = i.inflate(buf);
+            if (n == 0 && i.needsInput()) {
+                break;
+            }
+            out.write(buf, 0, n);
+        }
+        i.end();
+        return out.toByteArray();
+    }
 }
