@@ -687,6 +687,83 @@ class EdgeServerTest {
     }
 
     @Test
+    void aSlowUpstreamSlowsAnUploadDownInsteadOfFillingTheEdgesMemory() throws Exception {
+        java.util.concurrent.CountDownLatch startReading = new java.util.concurrent.CountDownLatch(1);
+        long total = 64L * 1024 * 1024;
+        upstream.createContext("/upload", ex -> {
+            try {
+                startReading.await(20, java.util.concurrent.TimeUnit.SECONDS); // the upstream reads nothing at first
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            long n = 0;
+            byte[] buf = new byte[64 * 1024];
+            int r;
+            InputStream in = ex.getRequestBody();
+            while ((r = in.read(buf)) > 0) {
+                n += r;
+            }
+            byte[] body = ("read=" + n).getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        start(PROD.replace("maxBodySize: 1KB", "maxBodySize: 100MB").replace("upstreamResponseTimeout: 500ms", "upstreamResponseTimeout: 30s"),
+                upstream.getAddress().getPort());
+        java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+        try (Socket s = new Socket("127.0.0.1", edge.port())) {
+            s.setSendBufferSize(64 * 1024);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /upload HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: " + total + "\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            Thread writer = new Thread(() -> {
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    for (long w = 0; w < total; w += chunk.length) {
+                        out.write(chunk);
+                        sent.addAndGet(chunk.length);
+                    }
+                } catch (IOException e) {
+                    // the assertions below tell
+                }
+            });
+            writer.start();
+            Thread.sleep(1500);
+            // Only socket buffers and a few chunks in the edge sit between the client and the stalled upstream.
+            assertThat(sent.get()).isLessThan(24L * 1024 * 1024);
+            startReading.countDown();
+            writer.join(20_000);
+            assertThat(sent.get()).isEqualTo(total);
+            s.setSoTimeout(20_000);
+            RawHttp.Response r = readResponse(s);
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("read=" + total);
+        }
+    }
+
+    private static RawHttp.Response readResponse(Socket s) throws IOException {
+        InputStream in = s.getInputStream();
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        String text = "";
+        while (!text.contains("\r\n\r\n")) {
+            int c = in.read();
+            if (c < 0) {
+                throw new IOException("closed: " + text);
+            }
+            b.write(c);
+            text = b.toString(StandardCharsets.ISO_8859_1);
+        }
+        int len = 0;
+        for (String line : text.split("\r\n")) {
+            if (line.toLowerCase().startsWith("content-length:")) {
+                len = Integer.parseInt(line.substring(15).trim());
+            }
+        }
+        String body = new String(in.readNBytes(len), StandardCharsets.UTF_8);
+        return new RawHttp.Response(Integer.parseInt(text.split(" ")[1]), Map.of(), body);
+    }
+
+    @Test
     void drainingClosesIdleConnectionsAndFinishesInFlightOnes() throws Exception {
         prod();
         RawHttp idle = new RawHttp(edge.port());
