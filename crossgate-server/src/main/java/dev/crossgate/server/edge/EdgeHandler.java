@@ -230,8 +230,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     // ---------------------------------------------------------------- the request path
 
     /**
-     * The stages of one request, in order: decoding, Host, framing and size limits, CORS (preflights
-     * and refusals answered here), then the upstream.
+     * The stages of one request, in order: decoding, Host, framing and size limits (and a connection
+     * over a connection limit), WebSocket handshakes (then Origin, rate, token, per-user limit, upstream),
+     * CORS (preflights and refusals answered here), the route's request rate, the token where the route
+     * requires one, then the upstream.
      */
     private void begin(HttpRequest req) {
         ByteActivity activity = activity();
@@ -320,6 +322,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.BODY_TOO_LARGE);
             return;
         }
+        // A connection over a connection limit answers its first request 429 (503 at the global limit) and closes.
         if (connectionRefusal != null) {
             ex.closeAfter = true;
             refuse(ex, connectionRefusal);
