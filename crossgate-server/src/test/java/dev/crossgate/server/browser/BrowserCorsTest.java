@@ -12,7 +12,7 @@ import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.demo.DemoBackend;
 import dev.crossgate.server.edge.EdgeServer;
 import dev.crossgate.server.observe.AccessLog;
-import dev.crossgate.server.testing.LeakCheck;
+import dev.crossgate.realtime.testing.LeakCheck;
 import java.io.File;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

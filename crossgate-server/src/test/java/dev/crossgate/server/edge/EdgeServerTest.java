@@ -6,7 +6,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.crossgate.server.config.ConfigLoader;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.observe.AccessLog;
-import dev.crossgate.server.testing.LeakCheck;
+import dev.crossgate.realtime.testing.LeakCheck;
 import dev.crossgate.server.testing.RawHttp;
 import dev.crossgate.server.testing.RawHttp.Response;
 import java.io.IOException;

@@ -12,7 +12,7 @@ import dev.crossgate.server.config.ConfigLoader;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.edge.EdgeServer;
 import dev.crossgate.server.observe.AccessLog;
-import dev.crossgate.server.testing.LeakCheck;
+import dev.crossgate.realtime.testing.LeakCheck;
 import dev.crossgate.server.testing.RawHttp;
 import dev.crossgate.server.testing.RawWs;
 import dev.crossgate.server.testing.WsEchoUpstream;

@@ -1,4 +1,4 @@
-package dev.crossgate.server.testing;
+package dev.crossgate.realtime.testing;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -25,7 +25,7 @@ public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
         LEAKS.clear();
     }
 
-    static synchronized void install() {
+    public static synchronized void install() {
         if (installed) {
             return;
         }

@@ -1,0 +1,293 @@
+package dev.crossgate.realtime.engine;
+
+import dev.crossgate.cors.CorsDecision;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * An Engine.IO v4 server: the handshake, HTTP long-polling, WebSocket and the upgrade between them, on
+ * one request path. It is fed by {@link EngineHttpHandler} (in any Netty pipeline that aggregates HTTP
+ * requests), so it runs standalone ({@link RealtimeHttpServer}) or inside the Crossgate edge.
+ *
+ * <p>Errors follow the reference server: HTTP 400 (403 for a refused handshake) with a JSON body
+ * {@code {"code":N,"message":...}}: 0 "Transport unknown", 1 "Session ID unknown", 2 "Bad handshake
+ * method", 3 "Bad request", 4 "Forbidden", 5 "Unsupported protocol version".
+ */
+public final class EngineServer {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final EngineOptions options;
+    private final ConcurrentHashMap<String, EngineSocket> sessions = new ConcurrentHashMap<>();
+    private volatile Consumer<EngineSocket> onConnection = s -> {};
+
+    public EngineServer(EngineOptions options) {
+        this.options = options;
+    }
+
+    public EngineOptions options() {
+        return options;
+    }
+
+    /** Called on the session's event loop for every new session, before any of its messages. */
+    public void onConnection(Consumer<EngineSocket> handler) {
+        this.onConnection = handler;
+    }
+
+    public int sessionCount() {
+        return sessions.size();
+    }
+
+    /** Closes every session (server close). */
+    public void closeAll() {
+        for (EngineSocket s : sessions.values()) {
+            s.close();
+        }
+    }
+
+    void removed(EngineSocket s) {
+        sessions.remove(s.id(), s);
+    }
+
+    /** Whether a request path is this server's. */
+    public boolean covers(String path) {
+        return path.startsWith(options.path()) || path.equals(options.path().substring(0, options.path().length() - 1));
+    }
+
+    /** Handles one aggregated request on this server's path; the caller releases {@code req} afterwards. */
+    void handle(EngineHttpHandler handler, ChannelHandlerContext ctx, FullHttpRequest req) {
+        QueryStringDecoder q = new QueryStringDecoder(req.uri());
+        Map<String, List<String>> query = q.parameters();
+        if (req.method().equals(HttpMethod.OPTIONS)) {
+            preflight(ctx, req);
+            return;
+        }
+        String eio = first(query, "EIO");
+        if (!"4".equals(eio)) {
+            error(ctx, req, 5, "Unsupported protocol version");
+            return;
+        }
+        String transport = first(query, "transport");
+        if (!"polling".equals(transport) && !"websocket".equals(transport)) {
+            error(ctx, req, 0, "Transport unknown");
+            return;
+        }
+        boolean upgrade = "websocket".equalsIgnoreCase(req.headers().get(HttpHeaderNames.UPGRADE));
+        if ("websocket".equals(transport) && !upgrade) {
+            error(ctx, req, 3, "Bad request");
+            return;
+        }
+        String sid = first(query, "sid");
+        if (sid == null) {
+            handshake(handler, ctx, req, query, transport);
+            return;
+        }
+        EngineSocket s = sessions.get(sid);
+        if (s == null) {
+            error(ctx, req, 1, "Session ID unknown");
+            return;
+        }
+        if (upgrade) {
+            if (!originAllowed(ctx, req)) {
+                return;
+            }
+            WebSocketServerHandshaker hs = handshaker(req);
+            if (hs == null) {
+                WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
+                return;
+            }
+            hs.handshake(ctx.channel(), req).addListener(f -> {
+                if (f.isSuccess()) {
+                    addFrameAggregator(ctx);
+                    handler.webSocketOf(s);
+                    s.eventLoop().execute(() -> s.beginUpgrade(ctx.channel()));
+                }
+            });
+            return;
+        }
+        FullHttpRequest held = req.retainedDuplicate();
+        if (req.method().equals(HttpMethod.GET)) {
+            handler.pollingFor(s);
+            s.eventLoop().execute(() -> {
+                try {
+                    s.onPollGet(ctx, held);
+                } finally {
+                    held.release();
+                }
+            });
+        } else if (req.method().equals(HttpMethod.POST)) {
+            s.eventLoop().execute(() -> {
+                try {
+                    s.onPollPost(ctx, held);
+                } finally {
+                    held.release();
+                }
+            });
+        } else {
+            held.release();
+            error(ctx, req, 3, "Bad request");
+        }
+    }
+
+    private void handshake(EngineHttpHandler handler, ChannelHandlerContext ctx, FullHttpRequest req, Map<String, List<String>> query,
+                           String transport) {
+        if (!req.method().equals(HttpMethod.GET)) {
+            error(ctx, req, 2, "Bad handshake method");
+            return;
+        }
+        String remote = ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a.getAddress().getHostAddress() : "";
+        if (options.allowRequest() != null) {
+            String refusal = options.allowRequest().check(req, remote);
+            if (refusal != null) {
+                error(ctx, req, 4, refusal);
+                return;
+            }
+        }
+        String sid = newSid();
+        EventLoop loop = ctx.channel().eventLoop();
+        if ("websocket".equals(transport)) {
+            if (!originAllowed(ctx, req)) {
+                return;
+            }
+            WebSocketServerHandshaker hs = handshaker(req);
+            if (hs == null) {
+                WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
+                return;
+            }
+            EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.WEBSOCKET, query, req.headers().copy(), remote);
+            hs.handshake(ctx.channel(), req).addListener(f -> {
+                if (!f.isSuccess()) {
+                    return;
+                }
+                addFrameAggregator(ctx);
+                s.attachWebSocket(ctx.channel());
+                sessions.put(sid, s);
+                handler.webSocketOf(s);
+                ctx.channel().writeAndFlush(new TextWebSocketFrame("0" + openPayload(sid, false)));
+                s.opened();
+                onConnection.accept(s);
+            });
+            return;
+        }
+        EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.POLLING, query, req.headers().copy(), remote);
+        sessions.put(sid, s);
+        FullHttpResponse res = response(req, 200, "text/plain; charset=UTF-8", "0" + openPayload(sid, true));
+        if (options.cookie() != null) {
+            res.headers().add(HttpHeaderNames.SET_COOKIE, options.cookie() + "=" + sid + "; Path=/; HttpOnly; SameSite=Lax");
+        }
+        write(ctx, req, res);
+        s.opened();
+        onConnection.accept(s);
+    }
+
+    private String openPayload(String sid, boolean canUpgrade) {
+        return "{\"sid\":\"" + sid + "\",\"upgrades\":" + (canUpgrade ? "[\"websocket\"]" : "[]") + ",\"pingInterval\":"
+                + options.pingInterval().toMillis() + ",\"pingTimeout\":" + options.pingTimeout().toMillis() + ",\"maxPayload\":"
+                + options.maxPayload() + "}";
+    }
+
+    private static String newSid() {
+        byte[] b = new byte[15];
+        RANDOM.nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    private WebSocketServerHandshaker handshaker(FullHttpRequest req) {
+        String url = "ws://" + req.headers().get(HttpHeaderNames.HOST, "localhost") + req.uri();
+        return new WebSocketServerHandshakerFactory(url, null, true, options.maxPayload()).newHandshaker(req);
+    }
+
+    private void addFrameAggregator(ChannelHandlerContext ctx) {
+        // An Engine.IO packet is one message; a client may fragment it.
+        ctx.pipeline().addBefore(ctx.name(), "engine-ws-aggregator", new WebSocketFrameAggregator(options.maxPayload()));
+    }
+
+    /** The WebSocket Origin check, from the same policy as CORS; answers 403 and returns false when refused. */
+    private boolean originAllowed(ChannelHandlerContext ctx, FullHttpRequest req) {
+        String origin = req.headers().get(HttpHeaderNames.ORIGIN);
+        if (options.cors() == null || origin == null || options.cors().actual(origin).allowed()) {
+            return true;
+        }
+        error(ctx, req, 4, "Forbidden");
+        return false;
+    }
+
+    private void preflight(ChannelHandlerContext ctx, FullHttpRequest req) {
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
+        if (options.cors() != null) {
+            CorsDecision d = options.cors().decide("OPTIONS", req.headers().get(HttpHeaderNames.ORIGIN),
+                    req.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD),
+                    req.headers().getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS));
+            res.setStatus(HttpResponseStatus.valueOf(d.isPreflight() ? d.preflightStatus() : 204));
+            for (int i = 0; i < d.headerCount(); i++) {
+                res.headers().set(d.headerName(i), d.headerValue(i));
+            }
+        }
+        write(ctx, req, res);
+    }
+
+    /** A 400 (403 for code 4) with the protocol's JSON error. */
+    void error(ChannelHandlerContext ctx, FullHttpRequest req, int code, String message) {
+        String body = "{\"code\":" + code + ",\"message\":\"" + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}";
+        write(ctx, req, response(req, code == 4 ? 403 : 400, "application/json", body));
+    }
+
+    void respond(ChannelHandlerContext ctx, FullHttpRequest req, int status, String contentType, String body) {
+        write(ctx, req, response(req, status, contentType, body));
+    }
+
+    private FullHttpResponse response(FullHttpRequest req, int status, String contentType, String body) {
+        ByteBuf content = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), content);
+        res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+        res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        if (options.cors() != null) {
+            CorsDecision d = options.cors().actual(req.headers().get(HttpHeaderNames.ORIGIN));
+            for (int i = 0; i < d.headerCount(); i++) {
+                res.headers().set(d.headerName(i), d.headerValue(i));
+            }
+        }
+        return res;
+    }
+
+    private static void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse res) {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        if (!keepAlive) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        var f = ctx.writeAndFlush(res);
+        if (!keepAlive) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private static String first(Map<String, List<String>> q, String name) {
+        List<String> v = q.get(name);
+        return v == null || v.isEmpty() ? null : v.get(0);
+    }
+}

@@ -1,0 +1,374 @@
+package dev.crossgate.realtime.engine;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One Engine.IO session. Its state lives on one event loop (the handshake's): polling requests and
+ * WebSocket frames that arrive on other loops are handed to it, so nothing here needs a lock.
+ *
+ * <p>Transports: HTTP long-polling (one pending GET at a time, packets buffered until a GET takes them)
+ * and WebSocket (one frame per packet); the upgrade from the first to the second answers the probe, ends a
+ * pending GET with a noop, and switches on the client's upgrade packet. Heartbeat: the server pings every
+ * {@code pingInterval} and closes the session when no pong comes within {@code pingTimeout}.
+ */
+public final class EngineSocket {
+    /** What the application hears from a session. */
+    public interface Listener {
+        void onMessage(EngineSocket socket, EnginePacket message);
+
+        /** The session ended: {@code reason} is "transport close", "ping timeout", "parse error", "transport error" or "server close". */
+        void onClose(EngineSocket socket, String reason);
+    }
+
+    enum Transport { POLLING, WEBSOCKET }
+
+    private final String id;
+    private final EngineServer server;
+    private final EventLoop loop;
+    private final Map<String, List<String>> query;
+    private final HttpHeaders handshakeHeaders;
+    private final String remoteAddress;
+    private Transport transport;
+    private final ArrayDeque<EnginePacket> buffer = new ArrayDeque<>();
+    private ChannelHandlerContext pendingGet;
+    private FullHttpRequest pendingGetRequest;
+    private Channel ws;
+    private Channel probe;
+    private boolean closed;
+    private ScheduledFuture<?> pingTimer;
+    private ScheduledFuture<?> pongDeadline;
+    private ScheduledFuture<?> upgradeDeadline;
+    private Listener listener;
+    private final List<EnginePacket> early = new ArrayList<>();
+
+    EngineSocket(String id, EngineServer server, EventLoop loop, Transport transport, Map<String, List<String>> query,
+                 HttpHeaders handshakeHeaders, String remoteAddress) {
+        this.id = id;
+        this.server = server;
+        this.loop = loop;
+        this.transport = transport;
+        this.query = query;
+        this.handshakeHeaders = handshakeHeaders;
+        this.remoteAddress = remoteAddress;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    /** The handshake's query parameters. */
+    public Map<String, List<String>> query() {
+        return query;
+    }
+
+    /** The handshake's request headers (Origin, Cookie, Authorization, ...). */
+    public HttpHeaders handshakeHeaders() {
+        return handshakeHeaders;
+    }
+
+    public String remoteAddress() {
+        return remoteAddress;
+    }
+
+    /** "polling" or "websocket". */
+    public String transport() {
+        return transport == Transport.POLLING ? "polling" : "websocket";
+    }
+
+    public EventLoop eventLoop() {
+        return loop;
+    }
+
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    /** Sets who hears this session's messages; messages that arrived before are delivered now. */
+    public void listener(Listener l) {
+        run(() -> {
+            listener = l;
+            List<EnginePacket> pending = new ArrayList<>(early);
+            early.clear();
+            for (EnginePacket p : pending) {
+                l.onMessage(this, p);
+            }
+        });
+    }
+
+    public void send(String text) {
+        sendPacket(EnginePacket.text(EnginePacket.Type.MESSAGE, text));
+    }
+
+    public void send(byte[] data) {
+        sendPacket(EnginePacket.binaryMessage(data));
+    }
+
+    /** Sends several messages in one polling payload or one flush (a Socket.IO packet and its attachments). */
+    public void sendAll(List<EnginePacket> messages) {
+        run(() -> {
+            if (closed) {
+                return;
+            }
+            buffer.addAll(messages);
+            flush();
+        });
+    }
+
+    /** Closes the session from the server side: the client gets a close packet. */
+    public void close() {
+        run(() -> {
+            if (closed) {
+                return;
+            }
+            buffer.add(EnginePacket.of(EnginePacket.Type.CLOSE));
+            flush();
+            end("server close", false);
+        });
+    }
+
+    void sendPacket(EnginePacket p) {
+        run(() -> {
+            if (closed) {
+                return;
+            }
+            buffer.add(p);
+            flush();
+        });
+    }
+
+    private void run(Runnable r) {
+        if (loop.inEventLoop()) {
+            r.run();
+        } else {
+            loop.execute(r);
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /** Called once the open packet is on its way: the heartbeat starts. */
+    void opened() {
+        schedulePing();
+    }
+
+    private void schedulePing() {
+        pingTimer = loop.schedule(() -> {
+            if (closed) {
+                return;
+            }
+            sendPacket(EnginePacket.of(EnginePacket.Type.PING));
+            pongDeadline = loop.schedule(() -> end("ping timeout", true), server.options().pingTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }, server.options().pingInterval().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Ends the session; {@code endPoll} answers a pending GET (a noop when the client closed, a close packet otherwise). */
+    void end(String reason, boolean endPoll) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        cancel(pingTimer);
+        cancel(pongDeadline);
+        cancel(upgradeDeadline);
+        if (pendingGet != null) {
+            if (endPoll) {
+                respondPoll(reason.equals("transport close") ? "6" : "1");
+            }
+        }
+        if (ws != null && ws.isActive()) {
+            ws.writeAndFlush(new CloseWebSocketFrame()).addListener(ChannelFutureListener.CLOSE);
+        }
+        if (probe != null && probe.isActive()) {
+            probe.close();
+        }
+        server.removed(this);
+        if (listener != null) {
+            listener.onClose(this, reason);
+        }
+    }
+
+    private static void cancel(ScheduledFuture<?> f) {
+        if (f != null) {
+            f.cancel(false);
+        }
+    }
+
+    // ---------------------------------------------------------------- incoming packets
+
+    void onPacket(EnginePacket p) {
+        if (closed) {
+            return;
+        }
+        switch (p.type()) {
+            case PONG -> {
+                cancel(pongDeadline);
+                pongDeadline = null;
+                schedulePing();
+            }
+            case MESSAGE -> {
+                if (listener != null) {
+                    listener.onMessage(this, p);
+                } else {
+                    early.add(p);
+                }
+            }
+            case CLOSE -> end("transport close", true);
+            default -> {
+                // open, ping, upgrade, noop from a client outside an upgrade: nothing to do
+            }
+        }
+    }
+
+    private void flush() {
+        if (buffer.isEmpty()) {
+            return;
+        }
+        if (transport == Transport.WEBSOCKET && ws != null) {
+            EnginePacket p;
+            while ((p = buffer.poll()) != null) {
+                ws.write(p.isBinary() ? new BinaryWebSocketFrame(Unpooled.wrappedBuffer(p.binary()))
+                        : new TextWebSocketFrame(p.encodeText()));
+            }
+            ws.flush();
+        } else if (transport == Transport.POLLING && pendingGet != null) {
+            List<EnginePacket> out = new ArrayList<>(buffer);
+            buffer.clear();
+            respondPoll(EnginePacket.encodePayload(out));
+        }
+    }
+
+    // ---------------------------------------------------------------- polling
+
+    /** A long-polling GET: answered now when packets wait, else held until some do. */
+    void onPollGet(ChannelHandlerContext ctx, FullHttpRequest req) {
+        if (closed || transport != Transport.POLLING) {
+            server.error(ctx, req, 3, "Bad request");
+            return;
+        }
+        if (pendingGet != null) {
+            // A second concurrent GET breaks the ordering guarantee: the session ends.
+            respondPoll("1");
+            server.error(ctx, req, 3, "Bad request");
+            end("transport error", false);
+            return;
+        }
+        pendingGet = ctx;
+        pendingGetRequest = req.retainedDuplicate();
+        if (probe != null) {
+            respondPoll("6"); // an upgrade is under way: end the poll so the client moves to the WebSocket
+            return;
+        }
+        flush();
+    }
+
+    /** The connection of a held GET closed: the client cancelled its poll, and cannot know what it missed. */
+    void pollConnectionClosed(ChannelHandlerContext ctx) {
+        run(() -> {
+            if (pendingGet == ctx) {
+                pendingGetRequest.release();
+                pendingGet = null;
+                pendingGetRequest = null;
+                end("transport close", false);
+            }
+        });
+    }
+
+    /** A long-polling POST: its packets in order, then "ok". */
+    void onPollPost(ChannelHandlerContext ctx, FullHttpRequest req) {
+        if (closed || transport != Transport.POLLING) {
+            server.error(ctx, req, 3, "Bad request");
+            return;
+        }
+        List<EnginePacket> packets = EnginePacket.decodePayload(req.content().toString(StandardCharsets.UTF_8));
+        if (packets == null) {
+            server.error(ctx, req, 3, "Bad request");
+            end("parse error", true);
+            return;
+        }
+        server.respond(ctx, req, 200, "text/html", "ok");
+        for (EnginePacket p : packets) {
+            onPacket(p);
+        }
+    }
+
+    private void respondPoll(String payload) {
+        ChannelHandlerContext ctx = pendingGet;
+        FullHttpRequest req = pendingGetRequest;
+        pendingGet = null;
+        pendingGetRequest = null;
+        server.respond(ctx, req, 200, "text/plain; charset=UTF-8", payload);
+        req.release();
+    }
+
+    // ---------------------------------------------------------------- WebSocket
+
+    /** A WebSocket-only session's connection. */
+    void attachWebSocket(Channel ch) {
+        ws = ch;
+    }
+
+    /** A WebSocket opened for an upgrade from polling: it answers the probe, then takes over on the upgrade packet. */
+    void beginUpgrade(Channel ch) {
+        if (closed || transport != Transport.POLLING || probe != null) {
+            ch.writeAndFlush(new CloseWebSocketFrame()).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        probe = ch;
+        upgradeDeadline = loop.schedule(() -> {
+            if (probe == ch && transport == Transport.POLLING) {
+                probe = null;
+                ch.close();
+            }
+        }, server.options().upgradeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** A packet on a WebSocket: the session's own, or the probe's during an upgrade. */
+    void onWebSocketPacket(Channel ch, EnginePacket p) {
+        if (ch == probe) {
+            if (p.type() == EnginePacket.Type.PING && "probe".equals(p.text())) {
+                ch.writeAndFlush(new TextWebSocketFrame("3probe"));
+                if (pendingGet != null) {
+                    respondPoll("6");
+                }
+            } else if (p.type() == EnginePacket.Type.UPGRADE) {
+                cancel(upgradeDeadline);
+                probe = null;
+                ws = ch;
+                transport = Transport.WEBSOCKET;
+                flush();
+            } else {
+                end("parse error", true);
+            }
+            return;
+        }
+        if (ch == ws) {
+            onPacket(p);
+        }
+    }
+
+    /** A WebSocket of this session closed (or sent garbage). */
+    void onWebSocketClosed(Channel ch, String reason) {
+        if (ch == probe) {
+            probe = null;
+            cancel(upgradeDeadline);
+        } else if (ch == ws) {
+            end(reason, false);
+        }
+    }
+}
