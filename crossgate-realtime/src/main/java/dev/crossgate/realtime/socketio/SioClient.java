@@ -1,0 +1,205 @@
+package dev.crossgate.realtime.socketio;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.crossgate.realtime.engine.EnginePacket;
+import dev.crossgate.realtime.engine.EngineSocket;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Socket.IO side of one Engine.IO session: its namespace sockets, the reassembly of binary packets
+ * from their attachments, and the connect timeout. Confined to the session's event loop.
+ */
+final class SioClient implements EngineSocket.Listener {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final SocketIoServer server;
+    private final EngineSocket engine;
+    private final Map<String, SioSocket> sockets = new HashMap<>();
+    private SioPacket awaiting;
+    private List<byte[]> attachments;
+    private ScheduledFuture<?> connectTimer;
+
+    SioClient(SocketIoServer server, EngineSocket engine) {
+        this.server = server;
+        this.engine = engine;
+        // A session that joins no namespace in time is closed (the client gave up, or is not Socket.IO).
+        connectTimer = engine.eventLoop().schedule(() -> {
+            if (sockets.isEmpty()) {
+                engine.close();
+            }
+        }, server.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    EngineSocket engine() {
+        return engine;
+    }
+
+    void send(SioSocket.Encoded e) {
+        if (e.attachments().isEmpty()) {
+            engine.send(e.text());
+            return;
+        }
+        List<EnginePacket> packets = new ArrayList<>(1 + e.attachments().size());
+        packets.add(EnginePacket.text(EnginePacket.Type.MESSAGE, e.text()));
+        for (byte[] b : e.attachments()) {
+            packets.add(EnginePacket.binaryMessage(b));
+        }
+        engine.sendAll(packets);
+    }
+
+    void forget(String nsp) {
+        engine.eventLoop().execute(() -> sockets.remove(nsp));
+    }
+
+    @Override
+    public void onMessage(EngineSocket s, EnginePacket m) {
+        if (m.isBinary()) {
+            if (awaiting == null) {
+                protocolError();
+                return;
+            }
+            attachments.add(m.binary());
+            if (attachments.size() == awaiting.attachments()) {
+                SioPacket p = awaiting;
+                List<byte[]> a = attachments;
+                awaiting = null;
+                attachments = null;
+                dispatch(p, a);
+            }
+            return;
+        }
+        if (awaiting != null) {
+            protocolError(); // text while attachments were still due
+            return;
+        }
+        SioPacket p = SioPacket.decode(m.text());
+        if (p == null) {
+            protocolError();
+            return;
+        }
+        boolean binary = p.type() == SioPacket.Type.BINARY_EVENT || p.type() == SioPacket.Type.BINARY_ACK;
+        if (binary && !SioPacket.placeholdersValid(p.data(), p.attachments())) {
+            protocolError();
+            return;
+        }
+        if (binary && p.attachments() > 0) {
+            awaiting = p;
+            attachments = new ArrayList<>(p.attachments());
+            return;
+        }
+        dispatch(p, List.of());
+    }
+
+    private void protocolError() {
+        engine.close();
+    }
+
+    private void dispatch(SioPacket p, List<byte[]> att) {
+        switch (p.type()) {
+            case CONNECT -> connect(p);
+            case DISCONNECT -> {
+                SioSocket s = sockets.remove(p.namespace());
+                if (s != null) {
+                    s.closed("client namespace disconnect");
+                }
+            }
+            case EVENT, BINARY_EVENT -> {
+                SioSocket s = sockets.get(p.namespace());
+                if (s != null) {
+                    s.onEvent(p, att);
+                }
+            }
+            case ACK, BINARY_ACK -> {
+                SioSocket s = sockets.get(p.namespace());
+                if (s != null) {
+                    s.onAck(p, att);
+                }
+            }
+            case CONNECT_ERROR -> protocolError(); // a server-to-client packet
+            default -> protocolError();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void connect(SioPacket p) {
+        String nsp = p.namespace();
+        Namespace ns = server.namespaceFor(nsp);
+        if (ns == null) {
+            sendConnectError(nsp, "Invalid namespace", null);
+            return;
+        }
+        if (sockets.containsKey(nsp)) {
+            return; // already connected there
+        }
+        Map<String, Object> auth = p.data() == null ? Map.of() : (Map<String, Object>) SioPacket.fromJson(p.data(), List.of());
+        SioSocket socket = new SioSocket(newId(), ns, this, auth);
+        runMiddleware(ns, socket, 0);
+    }
+
+    private void runMiddleware(Namespace ns, SioSocket socket, int index) {
+        List<Handlers.Middleware> chain = ns.middleware();
+        if (index == chain.size()) {
+            admit(ns, socket);
+            return;
+        }
+        boolean[] called = {false};
+        chain.get(index).handle(socket, refusal -> engine.eventLoop().execute(() -> {
+            if (called[0] || !engine.isOpen()) {
+                return;
+            }
+            called[0] = true;
+            if (refusal != null) {
+                sendConnectError(ns.name(), refusal.message(), refusal.data());
+            } else {
+                runMiddleware(ns, socket, index + 1);
+            }
+        }));
+    }
+
+    private void admit(Namespace ns, SioSocket socket) {
+        sockets.put(ns.name(), socket);
+        if (connectTimer != null) {
+            connectTimer.cancel(false);
+            connectTimer = null;
+        }
+        ObjectNode body = JsonNodeFactory.instance.objectNode();
+        body.put("sid", socket.id());
+        engine.send(new SioPacket(SioPacket.Type.CONNECT, ns.name(), SioPacket.NO_ACK, body, 0).encode());
+        socket.markConnected();
+        ns.connected(socket);
+    }
+
+    private void sendConnectError(String nsp, String message, Object data) {
+        ObjectNode body = JsonNodeFactory.instance.objectNode();
+        body.put("message", message);
+        if (data != null) {
+            body.set("data", SioPacket.toJson(data, new ArrayList<>()));
+        }
+        engine.send(new SioPacket(SioPacket.Type.CONNECT_ERROR, nsp, SioPacket.NO_ACK, body, 0).encode());
+    }
+
+    @Override
+    public void onClose(EngineSocket s, String reason) {
+        if (connectTimer != null) {
+            connectTimer.cancel(false);
+        }
+        for (SioSocket socket : new ArrayList<>(sockets.values())) {
+            socket.closed(reason);
+        }
+        sockets.clear();
+    }
+
+    private static String newId() {
+        byte[] b = new byte[15];
+        RANDOM.nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+}

@@ -1,0 +1,226 @@
+package dev.crossgate.realtime.socketio;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** One client's membership of one namespace: events, acks, rooms. */
+public final class SioSocket {
+    private final String id;
+    private final Namespace namespace;
+    private final SioClient client;
+    private final Map<String, Object> auth;
+    private final Map<String, Handlers.EventHandler> handlers = new ConcurrentHashMap<>();
+    private final List<Handlers.DisconnectHandler> onDisconnect = new CopyOnWriteArrayList<>();
+    private final Set<String> rooms = ConcurrentHashMap.newKeySet();
+    private final Map<Long, CompletableFuture<List<Object>>> pendingAcks = new ConcurrentHashMap<>();
+    private final AtomicLong nextAck = new AtomicLong();
+    private final Map<String, Object> data = new ConcurrentHashMap<>();
+    private volatile boolean connected;
+
+    SioSocket(String id, Namespace namespace, SioClient client, Map<String, Object> auth) {
+        this.id = id;
+        this.namespace = namespace;
+        this.client = client;
+        this.auth = auth;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public Namespace namespace() {
+        return namespace;
+    }
+
+    /** The CONNECT packet's auth payload (empty when none). */
+    public Map<String, Object> auth() {
+        return auth;
+    }
+
+    /** The Engine.IO handshake's request headers. */
+    public io.netty.handler.codec.http.HttpHeaders handshakeHeaders() {
+        return client.engine().handshakeHeaders();
+    }
+
+    public Map<String, List<String>> handshakeQuery() {
+        return client.engine().query();
+    }
+
+    /** Application data attached to this socket (a user id, for example); seen by fetchSockets. */
+    public Map<String, Object> data() {
+        return data;
+    }
+
+    public boolean connected() {
+        return connected;
+    }
+
+    void markConnected() {
+        connected = true;
+        join(id);
+    }
+
+    public SioSocket on(String event, Handlers.EventHandler handler) {
+        handlers.put(event, handler);
+        return this;
+    }
+
+    public SioSocket onDisconnect(Handlers.DisconnectHandler handler) {
+        onDisconnect.add(handler);
+        return this;
+    }
+
+    /** Sends an event to this client. */
+    public void emit(String event, Object... args) {
+        client.send(eventPacket(namespace.name(), SioPacket.NO_ACK, event, args));
+    }
+
+    /** Sends an event and waits for the client's ack, failing with TimeoutException after {@code timeout}. */
+    public CompletableFuture<List<Object>> emitWithAck(String event, Duration timeout, Object... args) {
+        long ackId = nextAck.getAndIncrement();
+        CompletableFuture<List<Object>> f = new CompletableFuture<>();
+        pendingAcks.put(ackId, f);
+        client.engine().eventLoop().schedule(() -> {
+            if (pendingAcks.remove(ackId) != null) {
+                f.completeExceptionally(new TimeoutException("no ack for " + event + " within " + timeout.toMillis() + " ms"));
+            }
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        client.send(eventPacket(namespace.name(), ackId, event, args));
+        return f;
+    }
+
+    public void join(String room) {
+        rooms.add(room);
+        namespace.addToRoom(room, this);
+    }
+
+    public void leave(String room) {
+        rooms.remove(room);
+        namespace.removeFromRoom(room, this);
+    }
+
+    public Set<String> rooms() {
+        return Collections.unmodifiableSet(rooms);
+    }
+
+    /** Broadcast to a room, from this socket: everyone in it but this socket. */
+    public Broadcast to(String room) {
+        return new Broadcast(namespace, Set.of(room), Set.of(), this);
+    }
+
+    /** Leaves the namespace (the client is told); {@code close} also closes the whole connection. */
+    public void disconnect(boolean close) {
+        if (!connected) {
+            return;
+        }
+        client.send(new Encoded(new SioPacket(SioPacket.Type.DISCONNECT, namespace.name(), SioPacket.NO_ACK, null, 0).encode(), List.of()));
+        closed("server namespace disconnect");
+        client.forget(namespace.name());
+        if (close) {
+            client.engine().close();
+        }
+    }
+
+    void closed(String reason) {
+        if (!connected) {
+            return;
+        }
+        connected = false;
+        for (String r : new ArrayList<>(rooms)) {
+            namespace.removeFromRoom(r, this);
+        }
+        rooms.clear();
+        namespace.removed(this);
+        for (CompletableFuture<List<Object>> f : pendingAcks.values()) {
+            f.completeExceptionally(new IllegalStateException("disconnected: " + reason));
+        }
+        pendingAcks.clear();
+        for (Handlers.DisconnectHandler h : onDisconnect) {
+            h.disconnected(reason);
+        }
+    }
+
+    /** An EVENT (or BINARY_EVENT, attachments in place) from the client. */
+    void onEvent(SioPacket p, List<byte[]> attachments) {
+        String event = p.data().get(0).asText();
+        List<Object> args = new ArrayList<>(p.data().size() - 1);
+        for (int i = 1; i < p.data().size(); i++) {
+            args.add(SioPacket.fromJson(p.data().get(i), attachments));
+        }
+        Handlers.EventHandler h = handlers.get(event);
+        if (h == null) {
+            return;
+        }
+        Handlers.Ack ack = null;
+        if (p.ackId() != SioPacket.NO_ACK) {
+            long ackId = p.ackId();
+            boolean[] sent = {false};
+            ack = values -> {
+                synchronized (sent) {
+                    if (sent[0]) {
+                        return; // one ack per event
+                    }
+                    sent[0] = true;
+                }
+                client.send(ackPacket(namespace.name(), ackId, values));
+            };
+        }
+        h.handle(Collections.unmodifiableList(args), ack);
+    }
+
+    /** An ACK from the client for one of this socket's emitWithAck. */
+    void onAck(SioPacket p, List<byte[]> attachments) {
+        CompletableFuture<List<Object>> f = pendingAcks.remove(p.ackId());
+        if (f == null) {
+            return;
+        }
+        List<Object> args = new ArrayList<>();
+        for (JsonNode n : p.data()) {
+            args.add(SioPacket.fromJson(n, attachments));
+        }
+        f.complete(Collections.unmodifiableList(args));
+    }
+
+    // ---------------------------------------------------------------- encoding
+
+    /** A packet ready to send: its text and its attachments. */
+    record Encoded(String text, List<byte[]> attachments) {}
+
+    static Encoded eventPacket(String nsp, long ackId, String event, Object[] args) {
+        List<byte[]> attachments = new ArrayList<>();
+        ArrayNode a = JsonNodeFactory.instance.arrayNode();
+        a.add(event);
+        for (Object o : args) {
+            a.add(SioPacket.toJson(o, attachments));
+        }
+        SioPacket.Type t = attachments.isEmpty() ? SioPacket.Type.EVENT : SioPacket.Type.BINARY_EVENT;
+        return new Encoded(new SioPacket(t, nsp, ackId, a, attachments.size()).encode(), attachments);
+    }
+
+    static Encoded ackPacket(String nsp, long ackId, Object[] args) {
+        List<byte[]> attachments = new ArrayList<>();
+        ArrayNode a = JsonNodeFactory.instance.arrayNode();
+        for (Object o : args) {
+            a.add(SioPacket.toJson(o, attachments));
+        }
+        SioPacket.Type t = attachments.isEmpty() ? SioPacket.Type.ACK : SioPacket.Type.BINARY_ACK;
+        return new Encoded(new SioPacket(t, nsp, ackId, a, attachments.size()).encode(), attachments);
+    }
+
+    void sendEncoded(Encoded e) {
+        client.send(e);
+    }
+}
