@@ -191,8 +191,9 @@ final class SioClient implements EngineSocket.Listener {
         if (connectTimer != null) {
             connectTimer.cancel(false);
         }
+        String why = reason.equals("server close") ? "server shutting down" : reason;
         for (SioSocket socket : new ArrayList<>(sockets.values())) {
-            socket.closed(reason);
+            socket.closed(why);
         }
         sockets.clear();
     }

@@ -59,6 +59,11 @@ public final class SioSocket {
         return client.engine().query();
     }
 
+    /** The connection's current transport: "polling" or "websocket". */
+    public String transport() {
+        return client.engine().transport();
+    }
+
     /** Application data attached to this socket (a user id, for example); seen by fetchSockets. */
     public Map<String, Object> data() {
         return data;
