@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the browser tests need: Debian's Chromium (at /usr/bin/chromium) and playwright-core
-# (node_modules of crossgate-server/src/test/browser). Idempotent and silent when everything is there.
+# and socket.io-client (node_modules of crossgate-server/src/test/browser). Idempotent and silent when everything is there.
 # Needs root for apt-get (the dev and CI machines run as root) and Node.js with npm.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +20,8 @@ if ! command -v npm >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 
-if [[ ! -d "$browser_dir/node_modules/playwright-core" ]]; then
-  echo "install-browser-deps: installing playwright-core (npm)" >&2
+if [[ ! -d "$browser_dir/node_modules/playwright-core" || ! -d "$browser_dir/node_modules/socket.io-client" ]]; then
+  echo "install-browser-deps: installing playwright-core and socket.io-client (npm)" >&2
   cd "$browser_dir"
   # playwright-core never downloads a browser on install; the tests use /usr/bin/chromium.
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
