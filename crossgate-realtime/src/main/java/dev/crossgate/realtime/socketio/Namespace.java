@@ -18,20 +18,27 @@ public final class Namespace {
     private final List<Handlers.ConnectionHandler> onConnection;
     private final Map<String, SioSocket> sockets = new ConcurrentHashMap<>();
     private final Map<String, Set<SioSocket>> rooms = new ConcurrentHashMap<>();
+    private final Recovery recovery;
 
-    Namespace(String name) {
-        this(name, new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>());
+    Namespace(String name, Recovery recovery) {
+        this(name, new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>(), recovery);
     }
 
-    private Namespace(String name, List<Handlers.Middleware> middleware, List<Handlers.ConnectionHandler> onConnection) {
+    private Namespace(String name, List<Handlers.Middleware> middleware, List<Handlers.ConnectionHandler> onConnection, Recovery recovery) {
         this.name = name;
         this.middleware = middleware;
         this.onConnection = onConnection;
+        this.recovery = recovery;
     }
 
     /** A child of a dynamic namespace pattern, sharing this one's middleware and handlers. */
     Namespace child(String childName) {
-        return new Namespace(childName, middleware, onConnection);
+        return new Namespace(childName, middleware, onConnection, recovery);
+    }
+
+    /** Connection state recovery, or null when off. */
+    Recovery recovery() {
+        return recovery;
     }
 
     public String name() {

@@ -139,15 +139,35 @@ final class SioClient implements EngineSocket.Listener {
         if (sockets.containsKey(nsp)) {
             return; // already connected there
         }
-        Map<String, Object> auth = p.data() == null ? Map.of() : (Map<String, Object>) SioPacket.fromJson(p.data(), List.of());
-        SioSocket socket = new SioSocket(newId(), ns, this, auth);
+        Map<String, Object> auth = p.data() == null ? new HashMap<>() : new HashMap<>((Map<String, Object>) SioPacket.fromJson(p.data(), List.of()));
+        Object pid = auth.remove("pid");
+        Object offset = auth.remove("offset");
+        Recovery recovery = server.recovery();
+        if (recovery != null && pid instanceof String id && offset instanceof String off) {
+            Recovery.Saved saved = recovery.take(id);
+            List<String> missed = saved == null || !saved.namespace().equals(nsp) ? null : recovery.missed(nsp, off, saved.rooms());
+            if (missed != null) {
+                SioSocket socket = new SioSocket(saved.sid(), ns, this, java.util.Collections.unmodifiableMap(auth));
+                socket.recovery(id, true);
+                socket.data().putAll(saved.data());
+                for (String room : saved.rooms()) {
+                    socket.join(room);
+                }
+                admit(ns, socket, missed); // middleware is not run again for a recovered session
+                return;
+            }
+        }
+        SioSocket socket = new SioSocket(newId(), ns, this, java.util.Collections.unmodifiableMap(auth));
+        if (recovery != null) {
+            socket.recovery(Recovery.newPid(), false);
+        }
         runMiddleware(ns, socket, 0);
     }
 
     private void runMiddleware(Namespace ns, SioSocket socket, int index) {
         List<Handlers.Middleware> chain = ns.middleware();
         if (index == chain.size()) {
-            admit(ns, socket);
+            admit(ns, socket, List.of());
             return;
         }
         boolean[] called = {false};
@@ -164,7 +184,7 @@ final class SioClient implements EngineSocket.Listener {
         }));
     }
 
-    private void admit(Namespace ns, SioSocket socket) {
+    private void admit(Namespace ns, SioSocket socket, List<String> replay) {
         sockets.put(ns.name(), socket);
         if (connectTimer != null) {
             connectTimer.cancel(false);
@@ -172,7 +192,13 @@ final class SioClient implements EngineSocket.Listener {
         }
         ObjectNode body = JsonNodeFactory.instance.objectNode();
         body.put("sid", socket.id());
+        if (socket.pid() != null) {
+            body.put("pid", socket.pid());
+        }
         engine.send(new SioPacket(SioPacket.Type.CONNECT, ns.name(), SioPacket.NO_ACK, body, 0).encode());
+        for (String text : replay) {
+            engine.send(text); // what a recovered session missed, in order
+        }
         socket.markConnected();
         ns.connected(socket);
     }

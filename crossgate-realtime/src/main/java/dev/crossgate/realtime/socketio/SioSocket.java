@@ -29,6 +29,9 @@ public final class SioSocket {
     private final AtomicLong nextAck = new AtomicLong();
     private final Map<String, Object> data = new ConcurrentHashMap<>();
     private volatile boolean connected;
+    /** The private session id for connection state recovery, or null when it is off. */
+    private String pid;
+    private boolean recovered;
 
     SioSocket(String id, Namespace namespace, SioClient client, Map<String, Object> auth) {
         this.id = id;
@@ -71,6 +74,20 @@ public final class SioSocket {
 
     public boolean connected() {
         return connected;
+    }
+
+    /** True when this socket is a recovered session: same id, rooms and data, missed broadcasts replayed. */
+    public boolean recovered() {
+        return recovered;
+    }
+
+    void recovery(String pid, boolean recovered) {
+        this.pid = pid;
+        this.recovered = recovered;
+    }
+
+    String pid() {
+        return pid;
     }
 
     void markConnected() {
@@ -144,6 +161,12 @@ public final class SioSocket {
             return;
         }
         connected = false;
+        Recovery recovery = namespace.recovery();
+        if (recovery != null && pid != null && (reason.equals("transport close") || reason.equals("ping timeout")
+                || reason.equals("transport error"))) {
+            // Lost, not left: kept for the recovery window.
+            recovery.save(pid, new Recovery.Saved(id, namespace.name(), Set.copyOf(rooms), Map.copyOf(data), System.nanoTime()));
+        }
         for (String r : new ArrayList<>(rooms)) {
             namespace.removeFromRoom(r, this);
         }

@@ -31,11 +31,13 @@ public final class SocketIoServer {
     private final Duration connectTimeout;
     private final Map<String, Namespace> namespaces = new ConcurrentHashMap<>();
     private final List<Map.Entry<Pattern, Namespace>> dynamic = new CopyOnWriteArrayList<>();
+    private final Recovery recovery;
 
-    private SocketIoServer(EngineOptions options, Duration connectTimeout) {
+    private SocketIoServer(EngineOptions options, Duration connectTimeout, Duration recoveryWindow) {
         this.engine = new EngineServer(options);
         this.connectTimeout = connectTimeout;
-        namespaces.put("/", new Namespace("/"));
+        this.recovery = recoveryWindow == null ? null : new Recovery(recoveryWindow);
+        namespaces.put("/", new Namespace("/", recovery));
         engine.onConnection(s -> s.listener(new SioClient(this, s)));
     }
 
@@ -45,7 +47,7 @@ public final class SocketIoServer {
 
     /** The namespace of that name, created on first use. */
     public Namespace of(String name) {
-        return namespaces.computeIfAbsent(name, Namespace::new);
+        return namespaces.computeIfAbsent(name, n -> new Namespace(n, recovery));
     }
 
     /**
@@ -53,7 +55,7 @@ public final class SocketIoServer {
      * and rooms, and shares the middleware and handlers registered on the returned namespace.
      */
     public Namespace namespaces(Pattern pattern) {
-        Namespace template = new Namespace(pattern.pattern());
+        Namespace template = new Namespace(pattern.pattern(), recovery);
         dynamic.add(Map.entry(pattern, template));
         return template;
     }
@@ -85,6 +87,10 @@ public final class SocketIoServer {
         return connectTimeout;
     }
 
+    Recovery recovery() {
+        return recovery;
+    }
+
     /** Serves this server alone on {@code host:port}. */
     public RealtimeHttpServer listen(String host, int port) throws InterruptedException {
         return RealtimeHttpServer.start(host, port, List.of(engine));
@@ -94,6 +100,7 @@ public final class SocketIoServer {
     public static final class Builder {
         private EngineOptions options = EngineOptions.defaults("/socket.io/");
         private Duration connectTimeout = Duration.ofSeconds(45);
+        private Duration recoveryWindow;
 
         public Builder path(String path) {
             options = new EngineOptions(path, options.pingInterval(), options.pingTimeout(), options.maxPayload(), options.upgradeTimeout(),
@@ -132,8 +139,17 @@ public final class SocketIoServer {
             return this;
         }
 
+        /**
+         * Connection state recovery: a client that reconnects within {@code window} after losing its connection
+         * gets its socket id, rooms and data back, and the broadcasts it missed ({@code socket.recovered} is true).
+         */
+        public Builder connectionStateRecovery(Duration window) {
+            recoveryWindow = window;
+            return this;
+        }
+
         public SocketIoServer build() {
-            return new SocketIoServer(options, connectTimeout);
+            return new SocketIoServer(options, connectTimeout, recoveryWindow);
         }
     }
 }

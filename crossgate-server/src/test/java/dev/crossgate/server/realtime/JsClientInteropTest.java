@@ -80,4 +80,30 @@ class JsClientInteropTest {
             assertThat(r.get("connectError").get("data").get("reason").asText()).isEqualTo("auth.expired");
         }
     }
+
+    @Test
+    void aClientThatLosesItsConnectionRecoversItsSessionAndTheBroadcastsItMissed() throws Exception {
+        SocketIoServer io = SocketIoServer.builder().connectionStateRecovery(Duration.ofMinutes(2)).build();
+        io.of("/").onConnection(socket -> {
+            socket.on("join", (args, ack) -> {
+                socket.join((String) args.get(0));
+                ack.send("joined");
+            });
+            socket.on("tick", (args, ack) -> {
+                io.to("ticks").emit("tick", args.get(0));
+                ack.send("sent");
+            });
+        });
+        try (RealtimeHttpServer http = io.listen("127.0.0.1", 0)) {
+            Process p = new ProcessBuilder("node", "socketio-recovery.mjs", "http://127.0.0.1:" + http.port())
+                    .directory(HARNESS.toFile()).redirectError(dir.resolve("err.txt").toFile()).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            assertThat(p.waitFor(1, TimeUnit.MINUTES)).isTrue();
+            JsonNode r = JSON.readTree(out);
+            assertThat(r.has("error")).as(r.path("error").asText() + Files.readString(dir.resolve("err.txt"))).isFalse();
+            assertThat(r.get("got").toString()).isEqualTo("[1,2]"); // 2 was broadcast while it was away
+            assertThat(r.get("recovered").asBoolean()).isTrue();
+            assertThat(r.get("sameId").asBoolean()).isTrue();
+        }
+    }
 }

@@ -1,0 +1,98 @@
+package dev.crossgate.realtime.socketio;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Connection state recovery: a socket that loses its connection keeps its id, rooms and data for
+ * {@code window}; broadcast events carry an offset as their last argument and are kept as long, so that a
+ * client reconnecting with its private id and last offset gets back its identity and every broadcast it
+ * missed. Events with binary attachments or acks are not kept (as in the reference server).
+ */
+final class Recovery {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** A disconnected socket's state. */
+    record Saved(String sid, String namespace, Set<String> rooms, Map<String, Object> data, long disconnectedAtNanos) {}
+
+    /** A broadcast as sent: its offset, target and text. */
+    record Logged(String offset, String namespace, Set<String> rooms, Set<String> except, String text, long atNanos) {}
+
+    private final long windowNanos;
+    private final Map<String, Saved> sessions = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedDeque<Logged> log = new ConcurrentLinkedDeque<>();
+    private final AtomicLong counter = new AtomicLong();
+
+    Recovery(Duration window) {
+        this.windowNanos = window.toNanos();
+    }
+
+    static String newPid() {
+        byte[] b = new byte[15];
+        RANDOM.nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    /** Appends an offset to a broadcast's data and keeps it; returns the data to send. */
+    ArrayNode record(String namespace, Set<String> rooms, Set<String> except, ArrayNode data) {
+        String offset = Long.toString(counter.incrementAndGet(), 36) + "-" + Long.toString(System.nanoTime() & 0xffffff, 36);
+        data.add(offset);
+        long now = System.nanoTime();
+        String text = new SioPacket(SioPacket.Type.EVENT, namespace, SioPacket.NO_ACK, data, 0).encode();
+        log.add(new Logged(offset, namespace, rooms, except, text, now));
+        trim(now);
+        return data;
+    }
+
+    void save(String pid, Saved s) {
+        sessions.put(pid, s);
+        trim(System.nanoTime());
+    }
+
+    /** The saved state of {@code pid}, removed, when it is still within the window; else null. */
+    Saved take(String pid) {
+        Saved s = sessions.remove(pid);
+        return s != null && System.nanoTime() - s.disconnectedAtNanos() <= windowNanos ? s : null;
+    }
+
+    /** The texts of the broadcasts after {@code offset} that reached a socket in {@code rooms}; null when the offset is unknown. */
+    List<String> missed(String namespace, String offset, Set<String> rooms) {
+        List<String> out = new ArrayList<>();
+        boolean after = false;
+        for (Logged l : log) {
+            if (after && l.namespace().equals(namespace) && targets(l, rooms)) {
+                out.add(l.text());
+            }
+            if (l.offset().equals(offset)) {
+                after = true;
+            }
+        }
+        return after ? out : null;
+    }
+
+    private static boolean targets(Logged l, Set<String> rooms) {
+        boolean in = l.rooms().isEmpty() || l.rooms().stream().anyMatch(rooms::contains);
+        return in && l.except().stream().noneMatch(rooms::contains);
+    }
+
+    private void trim(long now) {
+        for (Iterator<Logged> it = log.iterator(); it.hasNext(); ) {
+            if (now - it.next().atNanos() > windowNanos) {
+                it.remove();
+            } else {
+                break;
+            }
+        }
+        sessions.values().removeIf(s -> now - s.disconnectedAtNanos() > windowNanos);
+    }
+}
