@@ -178,7 +178,7 @@ public final class EngineServer {
                 WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
                 return;
             }
-            EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.WEBSOCKET, query, req.headers().copy(), remote);
+            EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.WEBSOCKET, query, kept(req), remote);
             hs.handshake(ctx.channel(), req).addListener(f -> {
                 if (!f.isSuccess()) {
                     return;
@@ -193,7 +193,7 @@ public final class EngineServer {
             });
             return;
         }
-        EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.POLLING, query, req.headers().copy(), remote);
+        EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.POLLING, query, kept(req), remote);
         sessions.put(sid, s);
         FullHttpResponse res = response(req, 200, "text/plain; charset=UTF-8", "0" + openPayload(sid, true));
         if (options.cookie() != null) {
@@ -208,6 +208,22 @@ public final class EngineServer {
         return "{\"sid\":\"" + sid + "\",\"upgrades\":" + (canUpgrade ? "[\"websocket\"]" : "[]") + ",\"pingInterval\":"
                 + options.pingInterval().toMillis() + ",\"pingTimeout\":" + options.pingTimeout().toMillis() + ",\"maxPayload\":"
                 + options.maxPayload() + "}";
+    }
+
+    /** Handshake headers a session keeps (the ones an application reads): not the transport's own. */
+    private static final java.util.Set<String> TRANSPORT_HEADERS = java.util.Set.of("host", "connection", "upgrade", "sec-websocket-key",
+            "sec-websocket-version", "sec-websocket-extensions", "accept-encoding", "cache-control", "pragma", "content-length",
+            "transfer-encoding", "accept");
+
+    private static io.netty.handler.codec.http.HttpHeaders kept(FullHttpRequest req) {
+        io.netty.handler.codec.http.HttpHeaders h = io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory()
+                .withValidation(false).newHeaders();
+        for (Map.Entry<String, String> e : req.headers()) {
+            if (!TRANSPORT_HEADERS.contains(e.getKey().toLowerCase(java.util.Locale.ROOT))) {
+                h.add(e.getKey(), e.getValue());
+            }
+        }
+        return h;
     }
 
     private static String newSid() {

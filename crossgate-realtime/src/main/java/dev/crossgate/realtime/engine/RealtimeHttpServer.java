@@ -7,9 +7,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
+import dev.crossgate.realtime.net.Transport;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -33,10 +32,10 @@ public final class RealtimeHttpServer implements AutoCloseable {
 
     /** Listens on {@code host:port} (port 0: any free port). */
     public static RealtimeHttpServer start(String host, int port, List<EngineServer> servers) throws InterruptedException {
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(Transport.current().ioHandlerFactory());
         int maxBody = servers.stream().mapToInt(s -> s.options().maxPayload()).max().orElse(1_000_000);
         try {
-            Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+            Channel ch = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {

@@ -72,6 +72,9 @@ public final class Namespace {
     }
 
     void addToRoom(String room, SioSocket s) {
+        if (room.equals(s.id())) {
+            return; // a socket's private room is found through the socket itself (no set per socket)
+        }
         rooms.computeIfAbsent(room, r -> ConcurrentHashMap.newKeySet()).add(s);
     }
 
@@ -91,7 +94,11 @@ public final class Namespace {
 
     Set<SioSocket> members(String room) {
         Set<SioSocket> m = rooms.get(room);
-        return m == null ? Set.of() : m;
+        if (m != null) {
+            return m;
+        }
+        SioSocket own = sockets.get(room); // the private room of a socket
+        return own == null ? Set.of() : Set.of(own);
     }
 
     /** Broadcast to everyone in a room (combine with {@link Broadcast#to}, {@link Broadcast#except}). */

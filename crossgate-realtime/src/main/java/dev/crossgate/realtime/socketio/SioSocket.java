@@ -24,8 +24,10 @@ public final class SioSocket {
     private final Map<String, Object> auth;
     private final Map<String, Handlers.EventHandler> handlers = new ConcurrentHashMap<>();
     private final List<Handlers.DisconnectHandler> onDisconnect = new CopyOnWriteArrayList<>();
-    private final Set<String> rooms = ConcurrentHashMap.newKeySet();
-    private final Map<Long, CompletableFuture<List<Object>>> pendingAcks = new ConcurrentHashMap<>();
+    /** The rooms joined besides the private one (created on the first join: most sockets never join one). */
+    private volatile Set<String> rooms;
+    /** Acks awaited from the client (created on the first emitWithAck). */
+    private volatile Map<Long, CompletableFuture<List<Object>>> pendingAcks;
     private final AtomicLong nextAck = new AtomicLong();
     private final Map<String, Object> data = new ConcurrentHashMap<>();
     private volatile boolean connected;
@@ -114,9 +116,10 @@ public final class SioSocket {
     public CompletableFuture<List<Object>> emitWithAck(String event, Duration timeout, Object... args) {
         long ackId = nextAck.getAndIncrement();
         CompletableFuture<List<Object>> f = new CompletableFuture<>();
-        pendingAcks.put(ackId, f);
+        Map<Long, CompletableFuture<List<Object>>> acks = acks();
+        acks.put(ackId, f);
         client.engine().eventLoop().schedule(() -> {
-            if (pendingAcks.remove(ackId) != null) {
+            if (acks.remove(ackId) != null) {
                 f.completeExceptionally(new TimeoutException("no ack for " + event + " within " + timeout.toMillis() + " ms"));
             }
         }, timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -124,18 +127,52 @@ public final class SioSocket {
         return f;
     }
 
+    private Map<Long, CompletableFuture<List<Object>>> acks() {
+        Map<Long, CompletableFuture<List<Object>>> m = pendingAcks;
+        if (m == null) {
+            synchronized (this) {
+                if (pendingAcks == null) {
+                    pendingAcks = new ConcurrentHashMap<>();
+                }
+                m = pendingAcks;
+            }
+        }
+        return m;
+    }
+
     public void join(String room) {
-        rooms.add(room);
+        if (!room.equals(id)) {
+            Set<String> r = rooms;
+            if (r == null) {
+                synchronized (this) {
+                    if (rooms == null) {
+                        rooms = ConcurrentHashMap.newKeySet();
+                    }
+                    r = rooms;
+                }
+            }
+            r.add(room);
+        }
         namespace.addToRoom(room, this);
     }
 
     public void leave(String room) {
-        rooms.remove(room);
+        Set<String> r = rooms;
+        if (r != null) {
+            r.remove(room);
+        }
         namespace.removeFromRoom(room, this);
     }
 
+    /** The rooms this socket is in, its private room (its id) included. */
     public Set<String> rooms() {
-        return Collections.unmodifiableSet(rooms);
+        Set<String> out = new java.util.LinkedHashSet<>();
+        out.add(id);
+        Set<String> r = rooms;
+        if (r != null) {
+            out.addAll(r);
+        }
+        return Collections.unmodifiableSet(out);
     }
 
     /** Broadcast to a room, from this socket: everyone in it but this socket. */
@@ -165,17 +202,20 @@ public final class SioSocket {
         if (recovery != null && pid != null && (reason.equals("transport close") || reason.equals("ping timeout")
                 || reason.equals("transport error"))) {
             // Lost, not left: kept for the recovery window.
-            recovery.save(pid, new Recovery.Saved(id, namespace.name(), Set.copyOf(rooms), Map.copyOf(data), System.nanoTime()));
+            recovery.save(pid, new Recovery.Saved(id, namespace.name(), rooms(), Map.copyOf(data), System.nanoTime()));
         }
-        for (String r : new ArrayList<>(rooms)) {
+        for (String r : rooms()) {
             namespace.removeFromRoom(r, this);
         }
-        rooms.clear();
+        rooms = null;
         namespace.removed(this);
-        for (CompletableFuture<List<Object>> f : pendingAcks.values()) {
-            f.completeExceptionally(new IllegalStateException("disconnected: " + reason));
+        Map<Long, CompletableFuture<List<Object>>> acks = pendingAcks;
+        if (acks != null) {
+            for (CompletableFuture<List<Object>> f : acks.values()) {
+                f.completeExceptionally(new IllegalStateException("disconnected: " + reason));
+            }
+            acks.clear();
         }
-        pendingAcks.clear();
         for (Handlers.DisconnectHandler h : onDisconnect) {
             h.disconnected(reason);
         }
@@ -211,7 +251,8 @@ public final class SioSocket {
 
     /** An ACK from the client for one of this socket's emitWithAck. */
     void onAck(SioPacket p, List<byte[]> attachments) {
-        CompletableFuture<List<Object>> f = pendingAcks.remove(p.ackId());
+        Map<Long, CompletableFuture<List<Object>>> acks = pendingAcks;
+        CompletableFuture<List<Object>> f = acks == null ? null : acks.remove(p.ackId());
         if (f == null) {
             return;
         }

@@ -1,5 +1,6 @@
 package dev.crossgate.server.edge;
 
+import dev.crossgate.realtime.net.Transport;
 import dev.crossgate.cors.CorsPolicy;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;

@@ -1,5 +1,6 @@
 package dev.crossgate.server.edge;
 
+import dev.crossgate.realtime.net.Transport;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.observe.Metrics;

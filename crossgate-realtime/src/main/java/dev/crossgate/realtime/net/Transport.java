@@ -1,4 +1,4 @@
-package dev.crossgate.server.edge;
+package dev.crossgate.realtime.net;
 
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
@@ -28,7 +28,7 @@ public enum Transport {
         return CURRENT;
     }
 
-    static Transport choose(String wanted) {
+    public static Transport choose(String wanted) {
         switch (wanted.toLowerCase(Locale.ROOT)) {
             case "nio":
                 return NIO;

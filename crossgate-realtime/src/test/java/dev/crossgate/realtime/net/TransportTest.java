@@ -1,4 +1,4 @@
-package dev.crossgate.server.edge;
+package dev.crossgate.realtime.net;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
