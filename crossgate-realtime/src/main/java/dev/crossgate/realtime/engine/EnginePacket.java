@@ -1,6 +1,5 @@
 package dev.crossgate.realtime.engine;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -97,10 +96,5 @@ public record EnginePacket(Type type, String text, byte[] binary) {
     @Override
     public String toString() {
         return binary != null ? "binary(" + binary.length + " bytes)" : type + ":" + text;
-    }
-
-    /** The UTF-8 length of the packet's polling form, for maxPayload accounting. */
-    int encodedLength() {
-        return binary != null ? 1 + (binary.length + 2) / 3 * 4 : 1 + text.getBytes(StandardCharsets.UTF_8).length;
     }
 }

@@ -177,7 +177,7 @@ public record SioPacket(Type type, String namespace, long ackId, JsonNode data, 
         return n.numberValue();
     }
 
-    /** The packet's JSON, when it references attachments, with them put back in place of their placeholders. */
+    /** Whether every placeholder in a binary packet's JSON refers to one of its {@code attachments}. */
     static boolean placeholdersValid(JsonNode n, int attachments) {
         if (n == null) {
             return true;

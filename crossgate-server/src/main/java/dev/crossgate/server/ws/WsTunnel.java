@@ -57,7 +57,6 @@ public final class WsTunnel {
     /** This tunnel's keep-alive Ping payload, so that its Pongs are told apart from the endpoints' own. */
     private final byte[] pingPayload = new byte[12];
     private boolean ended;
-    private String endedWhy;
 
     private WsTunnel(CrossgateConfig.WebSocket settings, Metrics metrics, Channel clientChannel, Channel upstreamChannel) {
         this.settings = settings;
@@ -125,7 +124,6 @@ public final class WsTunnel {
             return;
         }
         ended = true;
-        endedWhy = why;
         metrics.openWebSockets().decrementAndGet();
         metrics.webSocketClosed(why);
         client.sendClose(clientCode, clientReason);
@@ -231,9 +229,8 @@ public final class WsTunnel {
             Side to = other();
             if (!ended) {
                 ended = true;
-                endedWhy = isClient ? "client_close" : "upstream_close";
                 metrics.openWebSockets().decrementAndGet();
-                metrics.webSocketClosed(endedWhy);
+                metrics.webSocketClosed(isClient ? "client_close" : "upstream_close");
             }
             if (!to.closeSent) {
                 to.closeSent = true;
