@@ -10,13 +10,15 @@
 # global.gc() via GET /gc with --expose-gc; the JVM: jcmd GC.run), wait 2 s and read its RSS (VmRSS).
 # The figure is the marginal RSS per connection between the last two steps (5,000 -> 10,000 by default),
 # so fixed costs (JIT, code, pools) do not count. Writes bench/results/socketio-memory.md and a raw file.
-# Knobs: TOTAL=10000 STEP=5000 SETTLE=5 SUT_CPU=0 LOAD_CPU=1, CROSSGATE_JAVA_OPTS="..." (JVM options for Crossgate's
+# RUNS rounds (each round measures both servers, one after the other); the table shows every round and the
+# median of the marginal figures. Knobs: RUNS=3 TOTAL=10000 STEP=5000 SETTLE=5 SUT_CPU=0 LOAD_CPU=1, CROSSGATE_JAVA_OPTS="..." (JVM options for Crossgate's
 # server, none by default), RESULTS_NAME=socketio-memory. Installs nothing with apt; needs node/npm
 # (scripts/install-browser-deps.sh installs them) and npm ci's its own node_modules. Loopback only.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 TOTAL="${TOTAL:-10000}"
+RUNS="${RUNS:-3}"
 STEP="${STEP:-5000}"
 SETTLE="${SETTLE:-5}"
 SUT_CPU="${SUT_CPU:-0}"
@@ -63,47 +65,55 @@ mkdir -p bench/results
 { echo "# bench/socketio-memory.sh raw output, $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "# $(node --version), $(java -version 2>&1 | head -n 1)"; } >"$raw"
 
 declare -A RSS
-measure() {  # name port command...
+measure() {  # name port command...  (stores RSS[name,clients] of this round)
   local name=$1 port=$2; shift 2
   log "$name: starting"
-  taskset -c "$SUT_CPU" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  taskset -c "$SUT_CPU" "$@" >"$tmp/$name-$round.out" 2>"$tmp/$name-$round.err" &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 300); do grep -q READY "$tmp/$name.out" 2>/dev/null && break; kill -0 "$pid" || die "$name exited: $(cat "$tmp/$name.err")"; sleep 0.1; done
-  grep -q READY "$tmp/$name.out" || die "$name did not start in 30 s"
+  for _ in $(seq 300); do grep -q READY "$tmp/$name-$round.out" 2>/dev/null && break; kill -0 "$pid" || die "$name exited: $(cat "$tmp/$name-$round.err")"; sleep 0.1; done
+  grep -q READY "$tmp/$name-$round.out" || die "$name did not start in 30 s"
   gc() { if [[ $name == node ]]; then curl -s -o /dev/null "http://127.0.0.1:$port/gc"; else jcmd "$pid" GC.run >/dev/null; fi; sleep 2; }
   sleep "$SETTLE"; gc
   RSS[$name,0]="$(rss_of "$pid")"
   log "$name: rss with 0 clients ${RSS[$name,0]} KiB"
-  mkdir -p "$tmp/$name-sync"
-  taskset -c "$LOAD_CPU" node bench/socketio/clients.mjs "http://127.0.0.1:$port" "$TOTAL" "$STEP" "$tmp/$name-sync" >"$tmp/$name-clients.out" 2>&1 &
+  mkdir -p "$tmp/$name-$round-sync"
+  taskset -c "$LOAD_CPU" node bench/socketio/clients.mjs "http://127.0.0.1:$port" "$TOTAL" "$STEP" "$tmp/$name-$round-sync" >"$tmp/$name-$round-clients.out" 2>&1 &
   local cpid=$!
   pids+=("$cpid")
   local done_steps=0
   while (( done_steps < TOTAL )); do
     local next=$(( done_steps + STEP > TOTAL ? TOTAL : done_steps + STEP ))
-    for _ in $(seq 1200); do grep -q "^STEP $next " "$tmp/$name-clients.out" && break; kill -0 "$cpid" || die "the clients exited: $(tail -n 5 "$tmp/$name-clients.out")"; sleep 0.5; done
-    grep -q "^STEP $next " "$tmp/$name-clients.out" || die "$name: $next clients did not connect in 10 minutes"
-    grep "^STEP $next " "$tmp/$name-clients.out" | grep -q "failed=0" || die "$name: failed connections: $(grep "^STEP $next " "$tmp/$name-clients.out")"
+    for _ in $(seq 1200); do grep -q "^STEP $next " "$tmp/$name-$round-clients.out" && break; kill -0 "$cpid" || die "the clients exited: $(tail -n 5 "$tmp/$name-$round-clients.out")"; sleep 0.5; done
+    grep -q "^STEP $next " "$tmp/$name-$round-clients.out" || die "$name: $next clients did not connect in 10 minutes"
+    grep "^STEP $next " "$tmp/$name-$round-clients.out" | grep -q "failed=0" || die "$name: failed connections: $(grep "^STEP $next " "$tmp/$name-$round-clients.out")"
     sleep "$SETTLE"; gc
     RSS[$name,$next]="$(rss_of "$pid")"
     log "$name: rss with $next clients ${RSS[$name,$next]} KiB"
-    touch "$tmp/$name-sync/go-$next"
+    touch "$tmp/$name-$round-sync/go-$next"
     done_steps=$next
   done
-  touch "$tmp/$name-sync/stop"
+  touch "$tmp/$name-$round-sync/stop"
   wait "$cpid" 2>/dev/null || true
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  { echo; echo "===== $name: $*"; cat "$tmp/$name-clients.out"; echo "--- stderr"; tail -n 20 "$tmp/$name.err"; } >>"$raw"
+  { echo; echo "===== round $round, $name: $*"; cat "$tmp/$name-$round-clients.out"; echo "--- stderr"; tail -n 20 "$tmp/$name-$round.err"; } >>"$raw"
 }
 
-measure node $P_NODE node --expose-gc bench/socketio/node-server.mjs $P_NODE
-# shellcheck disable=SC2086
-measure crossgate $P_CG java $JAVA_OPTS_EXTRA -jar "$tmp/bench.jar" socketio-server --port $P_CG
-
 prev=$(( TOTAL - STEP ))
-per() { awk -v a="${RSS[$1,$TOTAL]}" -v b="${RSS[$1,$prev]}" -v n="$STEP" 'BEGIN { printf "%.2f", (a - b) / n }'; }
-node_per="$(per node)"; cg_per="$(per crossgate)"
+declare -A PER ROW
+for round in $(seq "$RUNS"); do
+  r=$round
+  measure node $P_NODE node --expose-gc bench/socketio/node-server.mjs $P_NODE
+  # shellcheck disable=SC2086
+  measure crossgate $P_CG java $JAVA_OPTS_EXTRA -jar "$tmp/bench.jar" socketio-server --port $P_CG
+  for n in node crossgate; do
+    PER[$n,$r]="$(awk -v a="${RSS[$n,$TOTAL]}" -v b="${RSS[$n,$prev]}" -v s="$STEP" 'BEGIN { printf "%.2f", (a - b) / s }')"
+    ROW[$n]+="${ROW[$n]:+ / }${RSS[$n,0]}, ${RSS[$n,$prev]}, ${RSS[$n,$TOTAL]} (${PER[$n,$r]})"
+  done
+  log "round $r: node ${PER[node,$r]} KiB, crossgate ${PER[crossgate,$r]} KiB per connection"
+done
+median() { for r in $(seq "$RUNS"); do echo "${PER[$1,$r]}"; done | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+node_per="$(median node)"; cg_per="$(median crossgate)"
 ratio="$(awk -v a="$cg_per" -v b="$node_per" 'BEGIN { printf "%.2f", a / b }')"
 met="$(awk -v a="$cg_per" 'BEGIN { print (a <= 5 ? "met" : "**not met**") }')"
 md="bench/results/$NAME.md"
@@ -112,12 +122,12 @@ md="bench/results/$NAME.md"
   echo
   echo "Idle WebSocket clients (official \`socket.io-client\` 4.8.1 in Node, on CPU $LOAD_CPU) connected to each server"
   echo "(alone on CPU $SUT_CPU) in steps of $STEP up to $TOTAL; after each step a ${SETTLE} s pause, a garbage collection"
-  echo "in the server and its RSS. Marginal = (RSS at $TOTAL - RSS at $prev) / $STEP. One run of \`bench/socketio-memory.sh\`."
+  echo "in the server and its RSS. Marginal = (RSS at $TOTAL - RSS at $prev) / $STEP. $RUNS rounds of \`bench/socketio-memory.sh\`."
   echo
-  echo "| server | RSS, 0 clients (KiB) | RSS, $prev (KiB) | RSS, $TOTAL (KiB) | marginal KiB per connection |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
-  echo "| Node.js socket.io 4.8.1 ($(node --version)) | ${RSS[node,0]} | ${RSS[node,$prev]} | ${RSS[node,$TOTAL]} | $node_per |"
-  echo "| Crossgate (crossgate-realtime, JVM ${JAVA_OPTS_EXTRA:-defaults}) | ${RSS[crossgate,0]} | ${RSS[crossgate,$prev]} | ${RSS[crossgate,$TOTAL]} | $cg_per |"
+  echo "| server | marginal KiB per connection (median of $RUNS) | per round: RSS KiB at 0, $prev, $TOTAL clients (marginal) |"
+  echo "| --- | ---: | --- |"
+  echo "| Node.js socket.io 4.8.1 ($(node --version)) | $node_per | ${ROW[node]} |"
+  echo "| Crossgate (crossgate-realtime, JVM ${JAVA_OPTS_EXTRA:-defaults}) | $cg_per | ${ROW[crossgate]} |"
   echo
   echo "Crossgate / Node.js: **${ratio}x**. Target: at most 5 KiB per connection: $met ($cg_per KiB)."
   echo

@@ -103,7 +103,7 @@ public final class EngineServer {
         }
         String sid = first(query, "sid");
         if (sid == null) {
-            handshake(handler, ctx, req, query, transport);
+            handshake(handler, ctx, req, transport);
             return;
         }
         EngineSocket s = sessions.get(sid);
@@ -153,8 +153,7 @@ public final class EngineServer {
         }
     }
 
-    private void handshake(EngineHttpHandler handler, ChannelHandlerContext ctx, FullHttpRequest req, Map<String, List<String>> query,
-                           String transport) {
+    private void handshake(EngineHttpHandler handler, ChannelHandlerContext ctx, FullHttpRequest req, String transport) {
         if (!req.method().equals(HttpMethod.GET)) {
             error(ctx, req, 2, "Bad handshake method");
             return;
@@ -178,7 +177,7 @@ public final class EngineServer {
                 WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
                 return;
             }
-            EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.WEBSOCKET, query, kept(req), remote);
+            EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.WEBSOCKET, req.uri(), kept(req), remote);
             hs.handshake(ctx.channel(), req).addListener(f -> {
                 if (!f.isSuccess()) {
                     return;
@@ -193,7 +192,7 @@ public final class EngineServer {
             });
             return;
         }
-        EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.POLLING, query, kept(req), remote);
+        EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.POLLING, req.uri(), kept(req), remote);
         sessions.put(sid, s);
         FullHttpResponse res = response(req, 200, "text/plain; charset=UTF-8", "0" + openPayload(sid, true));
         if (options.cookie() != null) {
@@ -216,14 +215,16 @@ public final class EngineServer {
             "transfer-encoding", "accept");
 
     private static io.netty.handler.codec.http.HttpHeaders kept(FullHttpRequest req) {
-        io.netty.handler.codec.http.HttpHeaders h = io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory()
-                .withValidation(false).newHeaders();
+        io.netty.handler.codec.http.HttpHeaders h = null;
         for (Map.Entry<String, String> e : req.headers()) {
             if (!TRANSPORT_HEADERS.contains(e.getKey().toLowerCase(java.util.Locale.ROOT))) {
+                if (h == null) {
+                    h = io.netty.handler.codec.http.DefaultHttpHeadersFactory.headersFactory().withValidation(false).newHeaders();
+                }
                 h.add(e.getKey(), e.getValue());
             }
         }
-        return h;
+        return h == null ? io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE : h;
     }
 
     private static String newSid() {

@@ -41,7 +41,8 @@ public final class EngineSocket {
     private final String id;
     private final EngineServer server;
     private final EventLoop loop;
-    private final Map<String, List<String>> query;
+    /** The handshake's request URI; its query is parsed when asked for (most applications never do). */
+    private final String handshakeUri;
     private final HttpHeaders handshakeHeaders;
     private final String remoteAddress;
     private Transport transport;
@@ -57,13 +58,13 @@ public final class EngineSocket {
     private Listener listener;
     private final List<EnginePacket> early = new ArrayList<>();
 
-    EngineSocket(String id, EngineServer server, EventLoop loop, Transport transport, Map<String, List<String>> query,
+    EngineSocket(String id, EngineServer server, EventLoop loop, Transport transport, String handshakeUri,
                  HttpHeaders handshakeHeaders, String remoteAddress) {
         this.id = id;
         this.server = server;
         this.loop = loop;
         this.transport = transport;
-        this.query = query;
+        this.handshakeUri = handshakeUri;
         this.handshakeHeaders = handshakeHeaders;
         this.remoteAddress = remoteAddress;
     }
@@ -74,7 +75,7 @@ public final class EngineSocket {
 
     /** The handshake's query parameters. */
     public Map<String, List<String>> query() {
-        return query;
+        return new io.netty.handler.codec.http.QueryStringDecoder(handshakeUri).parameters();
     }
 
     /** The handshake's request headers (Origin, Cookie, Authorization, ...). */

@@ -29,7 +29,8 @@ public final class SioSocket {
     /** Acks awaited from the client (created on the first emitWithAck). */
     private volatile Map<Long, CompletableFuture<List<Object>>> pendingAcks;
     private final AtomicLong nextAck = new AtomicLong();
-    private final Map<String, Object> data = new ConcurrentHashMap<>();
+    /** Application data (created on first use). */
+    private volatile Map<String, Object> data;
     private volatile boolean connected;
     /** The private session id for connection state recovery, or null when it is off. */
     private String pid;
@@ -71,7 +72,16 @@ public final class SioSocket {
 
     /** Application data attached to this socket (a user id, for example); seen by fetchSockets. */
     public Map<String, Object> data() {
-        return data;
+        Map<String, Object> d = data;
+        if (d == null) {
+            synchronized (this) {
+                if (data == null) {
+                    data = new ConcurrentHashMap<>();
+                }
+                d = data;
+            }
+        }
+        return d;
     }
 
     public boolean connected() {
@@ -202,7 +212,7 @@ public final class SioSocket {
         if (recovery != null && pid != null && (reason.equals("transport close") || reason.equals("ping timeout")
                 || reason.equals("transport error"))) {
             // Lost, not left: kept for the recovery window.
-            recovery.save(pid, new Recovery.Saved(id, namespace.name(), rooms(), Map.copyOf(data), System.nanoTime()));
+            recovery.save(pid, new Recovery.Saved(id, namespace.name(), rooms(), data == null ? Map.of() : Map.copyOf(data), System.nanoTime()));
         }
         for (String r : rooms()) {
             namespace.removeFromRoom(r, this);
