@@ -248,11 +248,16 @@ class CorsDecisionTest {
         for (int i = 0; i < 20_000; i++) {
             sink += CREDENTIALED.actual(o1).headerCount() + big.actual(o2).headerCount() + dev.actual(o3).headerCount();
         }
-        long before = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
-        for (int i = 0; i < 100_000; i++) {
-            sink += CREDENTIALED.actual(o1).headerCount() + big.actual(o2).headerCount() + dev.actual(o3).headerCount();
+        // The least of three measurements: a one-off allocation around a JIT recompilation shows in one of
+        // them, allocation per call (at least 16 bytes x 300,000 = 4.8 MB) in all three.
+        long allocated = Long.MAX_VALUE;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            long before = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
+            for (int i = 0; i < 100_000; i++) {
+                sink += CREDENTIALED.actual(o1).headerCount() + big.actual(o2).headerCount() + dev.actual(o3).headerCount();
+            }
+            allocated = Math.min(allocated, mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - before);
         }
-        long allocated = mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - before;
         assertThat(sink).isPositive();
         // 300,000 decisions: anything but a few bytes of measurement noise would be per-call allocation.
         assertThat(allocated).isLessThan(4096);
