@@ -22,8 +22,6 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -39,8 +37,6 @@ import java.util.function.Consumer;
  * method", 3 "Bad request", 4 "Forbidden", 5 "Unsupported protocol version".
  */
 public final class EngineServer {
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     private final EngineOptions options;
     private final ConcurrentHashMap<String, EngineSocket> sessions = new ConcurrentHashMap<>();
     private volatile Consumer<EngineSocket> onConnection = s -> {};
@@ -166,7 +162,7 @@ public final class EngineServer {
                 return;
             }
         }
-        String sid = newSid();
+        String sid = Ids.random();
         EventLoop loop = ctx.channel().eventLoop();
         if ("websocket".equals(transport)) {
             if (!originAllowed(ctx, req)) {
@@ -225,12 +221,6 @@ public final class EngineServer {
             }
         }
         return h == null ? io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE : h;
-    }
-
-    private static String newSid() {
-        byte[] b = new byte[15];
-        RANDOM.nextBytes(b);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
     private WebSocketServerHandshaker handshaker(FullHttpRequest req) {

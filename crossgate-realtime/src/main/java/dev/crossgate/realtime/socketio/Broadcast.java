@@ -55,21 +55,19 @@ public final class Broadcast {
     }
 
     public void emit(String event, Object... args) {
-        SioSocket.Encoded e = SioSocket.eventPacket(namespace.name(), SioPacket.NO_ACK, event, args);
+        List<byte[]> attachments = new ArrayList<>();
+        com.fasterxml.jackson.databind.node.ArrayNode data = SioSocket.eventData(event, args, attachments);
         Recovery recovery = namespace.recovery();
-        if (recovery != null && e.attachments().isEmpty()) {
-            // Kept with an offset as the last argument, for clients that reconnect after missing it.
-            com.fasterxml.jackson.databind.node.ArrayNode data = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
-            data.add(event);
-            for (Object o : args) {
-                data.add(SioPacket.toJson(o, new java.util.ArrayList<>()));
-            }
+        // With recovery on, a broadcast without attachments carries an offset as its last argument and is
+        // kept, for clients that reconnect after missing it.
+        String offset = recovery != null && attachments.isEmpty() ? recovery.appendOffset(data) : null;
+        SioSocket.Encoded e = SioSocket.encodeEvent(namespace.name(), SioPacket.NO_ACK, data, attachments);
+        if (offset != null) {
             Set<String> skip = new HashSet<>(except);
             if (from != null) {
                 skip.add(from.id());
             }
-            recovery.record(namespace.name(), rooms, skip, data);
-            e = new SioSocket.Encoded(new SioPacket(SioPacket.Type.EVENT, namespace.name(), SioPacket.NO_ACK, data, 0).encode(), List.of());
+            recovery.keep(offset, namespace.name(), rooms, skip, e.text());
         }
         for (SioSocket s : sockets()) {
             s.sendEncoded(e);

@@ -1,10 +1,8 @@
 package dev.crossgate.realtime.socketio;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -20,8 +18,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * missed. Events with binary attachments or acks are not kept (as in the reference server).
  */
 final class Recovery {
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     /** A disconnected socket's state. */
     record Saved(String sid, String namespace, Set<String> rooms, Map<String, Object> data, long disconnectedAtNanos) {}
 
@@ -37,21 +33,18 @@ final class Recovery {
         this.windowNanos = window.toNanos();
     }
 
-    static String newPid() {
-        byte[] b = new byte[15];
-        RANDOM.nextBytes(b);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
-    }
-
-    /** Appends an offset to a broadcast's data and keeps it; returns the data to send. */
-    ArrayNode record(String namespace, Set<String> rooms, Set<String> except, ArrayNode data) {
+    /** Appends a new offset to a broadcast's data as its last argument; returns the offset. */
+    String appendOffset(ArrayNode data) {
         String offset = Long.toString(counter.incrementAndGet(), 36) + "-" + Long.toString(System.nanoTime() & 0xffffff, 36);
         data.add(offset);
+        return offset;
+    }
+
+    /** Keeps a broadcast as sent (its text ends with {@code offset}), for the recovery window. */
+    void keep(String offset, String namespace, Set<String> rooms, Set<String> except, String text) {
         long now = System.nanoTime();
-        String text = new SioPacket(SioPacket.Type.EVENT, namespace, SioPacket.NO_ACK, data, 0).encode();
         log.add(new Logged(offset, namespace, rooms, except, text, now));
         trim(now);
-        return data;
     }
 
     void save(String pid, Saved s) {

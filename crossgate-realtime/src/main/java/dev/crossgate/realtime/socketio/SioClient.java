@@ -4,10 +4,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.crossgate.realtime.engine.EnginePacket;
 import dev.crossgate.realtime.engine.EngineSocket;
+import dev.crossgate.realtime.engine.Ids;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,8 +17,6 @@ import java.util.concurrent.TimeUnit;
  * from their attachments, and the connect timeout. Confined to the session's event loop.
  */
 final class SioClient implements EngineSocket.Listener {
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     private final SocketIoServer server;
     private final EngineSocket engine;
     private final Map<String, SioSocket> sockets = new HashMap<>();
@@ -157,9 +154,9 @@ final class SioClient implements EngineSocket.Listener {
                 return;
             }
         }
-        SioSocket socket = new SioSocket(newId(), ns, this, java.util.Collections.unmodifiableMap(auth));
+        SioSocket socket = new SioSocket(Ids.random(), ns, this, java.util.Collections.unmodifiableMap(auth));
         if (recovery != null) {
-            socket.recovery(Recovery.newPid(), false);
+            socket.recovery(Ids.random(), false);
         }
         runMiddleware(ns, socket, 0);
     }
@@ -222,11 +219,5 @@ final class SioClient implements EngineSocket.Listener {
             socket.closed(why);
         }
         sockets.clear();
-    }
-
-    private static String newId() {
-        byte[] b = new byte[15];
-        RANDOM.nextBytes(b);
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 }

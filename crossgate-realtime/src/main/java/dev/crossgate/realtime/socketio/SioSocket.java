@@ -280,13 +280,22 @@ public final class SioSocket {
 
     static Encoded eventPacket(String nsp, long ackId, String event, Object[] args) {
         List<byte[]> attachments = new ArrayList<>();
+        return encodeEvent(nsp, ackId, eventData(event, args, attachments), attachments);
+    }
+
+    /** An event's JSON array, {@code [event, args...]}, its byte arrays collected as attachments. */
+    static ArrayNode eventData(String event, Object[] args, List<byte[]> attachments) {
         ArrayNode a = JsonNodeFactory.instance.arrayNode();
         a.add(event);
         for (Object o : args) {
             a.add(SioPacket.toJson(o, attachments));
         }
+        return a;
+    }
+
+    static Encoded encodeEvent(String nsp, long ackId, ArrayNode data, List<byte[]> attachments) {
         SioPacket.Type t = attachments.isEmpty() ? SioPacket.Type.EVENT : SioPacket.Type.BINARY_EVENT;
-        return new Encoded(new SioPacket(t, nsp, ackId, a, attachments.size()).encode(), attachments);
+        return new Encoded(new SioPacket(t, nsp, ackId, data, attachments.size()).encode(), attachments);
     }
 
     static Encoded ackPacket(String nsp, long ackId, Object[] args) {

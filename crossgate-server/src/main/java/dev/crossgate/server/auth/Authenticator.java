@@ -2,6 +2,7 @@ package dev.crossgate.server.auth;
 
 import com.nimbusds.jwt.JWTClaimsSet;
 import dev.crossgate.server.config.CrossgateConfig;
+import dev.crossgate.server.ws.WsHandshake;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
@@ -93,7 +94,7 @@ public final class Authenticator {
                     }
                 }
                 case PROTOCOL -> {
-                    List<String> protocols = protocols(h);
+                    List<String> protocols = WsHandshake.protocols(h);
                     for (int i = 0; i < protocols.size(); i++) {
                         String p = protocols.get(i);
                         if (PROTOCOL_MARKERS.contains(p.toLowerCase(Locale.ROOT)) && i + 1 < protocols.size()) {
@@ -119,7 +120,7 @@ public final class Authenticator {
             return;
         }
         List<String> rest = new ArrayList<>();
-        for (String p : protocols(h)) {
+        for (String p : WsHandshake.protocols(h)) {
             if (!p.equals(found.token()) && !p.equals(found.protocolMarker())) {
                 rest.add(p);
             }
@@ -150,18 +151,6 @@ public final class Authenticator {
             // A claim value is the issuer's, but never allowed to break the header line.
             h.set(c.header(), text.replaceAll("[\\r\\n\\x00-\\x08\\x0a-\\x1f\\x7f]", ""));
         }
-    }
-
-    private static List<String> protocols(HttpHeaders h) {
-        List<String> out = new ArrayList<>();
-        for (String line : h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
-            for (String p : line.split(",")) {
-                if (!p.isBlank()) {
-                    out.add(p.trim());
-                }
-            }
-        }
-        return out;
     }
 
     private static boolean looksLikeJwt(String p) {

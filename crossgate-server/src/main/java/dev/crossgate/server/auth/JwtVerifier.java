@@ -54,6 +54,9 @@ public final class JwtVerifier {
         }
     }
 
+    /** A signature that does not verify with one candidate key: the next candidate is tried. */
+    private static final Verdict BAD_SIGNATURE = Verdict.invalid("the signature does not verify");
+
     private final CrossgateConfig.Jwt config;
     private final Set<String> algorithms;
     private final MACVerifier mac;
@@ -133,7 +136,7 @@ public final class JwtVerifier {
             JWSVerifier v = verifierFor(alg, k);
             if (v != null) {
                 last = check(jwt, v);
-                if (last.ok() || !"the signature does not verify".equals(last.message())) {
+                if (last != BAD_SIGNATURE) {
                     return last;
                 }
             }
@@ -163,7 +166,7 @@ public final class JwtVerifier {
     private Verdict check(SignedJWT jwt, JWSVerifier verifier) {
         try {
             if (!jwt.verify(verifier)) {
-                return Verdict.invalid("the signature does not verify");
+                return BAD_SIGNATURE;
             }
         } catch (JOSEException e) {
             return Verdict.invalid("the signature cannot be verified (" + e.getMessage() + ")");

@@ -47,12 +47,10 @@ public final class Limits {
      */
     public Refusal connect(String peer, boolean trustedProxy, Address[] slot) {
         long now = System.nanoTime();
-        if (config.maxConnections() > 0 && connections.incrementAndGet() > config.maxConnections()) {
+        int open = connections.incrementAndGet();
+        if (config.maxConnections() > 0 && open > config.maxConnections()) {
             connections.decrementAndGet();
             return new Refusal("limit.connections", 503, 1, "the server has reached its connection limit (" + config.maxConnections() + ")");
-        }
-        if (config.maxConnections() <= 0) {
-            connections.incrementAndGet();
         }
         if (trustedProxy) {
             return null;
@@ -66,14 +64,12 @@ public final class Limits {
                         + fmt(config.newConnectionsPerSecond()) + "/s)");
             }
         }
-        if (config.connectionsPerAddress() > 0 && a.connections.incrementAndGet() > config.connectionsPerAddress()) {
+        int fromAddress = a.connections.incrementAndGet();
+        if (config.connectionsPerAddress() > 0 && fromAddress > config.connectionsPerAddress()) {
             a.connections.decrementAndGet();
             connections.decrementAndGet();
             return new Refusal("limit.connections", 429, 1, "too many open connections from this address (limit "
                     + config.connectionsPerAddress() + ")");
-        }
-        if (config.connectionsPerAddress() <= 0) {
-            a.connections.incrementAndGet();
         }
         slot[0] = a;
         return null;

@@ -92,7 +92,7 @@ public final class WsHandshake {
     }
 
     /** The subprotocols a client offered, in order. */
-    static List<String> protocols(HttpHeaders h) {
+    public static List<String> protocols(HttpHeaders h) {
         List<String> out = new ArrayList<>();
         for (String line : h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
             for (String p : line.split(",")) {
