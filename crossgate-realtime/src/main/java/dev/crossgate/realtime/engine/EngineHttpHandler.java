@@ -1,25 +1,23 @@
 package dev.crossgate.realtime.engine;
 
-import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.util.ReferenceCountUtil;
 import java.util.List;
 
 /**
- * The Netty handler in front of one or more {@link EngineServer}s: aggregated HTTP requests on their paths
- * go to them, other paths to {@code fallback} (or 404), and once a connection became a WebSocket its frames
- * go to its session. One instance per connection.
+ * The Netty handler of a standalone server in front of one or more {@link EngineServer}s: aggregated HTTP
+ * requests on their paths go to them, other paths to {@code fallback}. Once a connection carries a
+ * session's WebSocket, its frames go to an {@link EngineFrameHandler} placed before this one. One instance
+ * per connection.
  */
-public final class EngineHttpHandler extends ChannelInboundHandlerAdapter {
+public final class EngineHttpHandler extends ChannelInboundHandlerAdapter implements EngineConnection {
     /** What answers requests on no Engine.IO path; it must release the request. */
     @FunctionalInterface
     public interface Fallback {
@@ -28,7 +26,6 @@ public final class EngineHttpHandler extends ChannelInboundHandlerAdapter {
 
     private final List<EngineServer> servers;
     private final Fallback fallback;
-    private EngineSocket webSocketSession;
     private EngineSocket pollingSession;
 
     public EngineHttpHandler(List<EngineServer> servers, Fallback fallback) {
@@ -36,24 +33,29 @@ public final class EngineHttpHandler extends ChannelInboundHandlerAdapter {
         this.fallback = fallback;
     }
 
-    void webSocketOf(EngineSocket s) {
-        webSocketSession = s;
+    @Override
+    public void respond(ChannelHandlerContext ctx, boolean keepAlive, FullHttpResponse res, String reason) {
+        if (!keepAlive) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        var f = ctx.writeAndFlush(res);
+        if (!keepAlive) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
     }
 
-    void pollingFor(EngineSocket s) {
+    @Override
+    public void polling(EngineSocket s) {
         pollingSession = s;
     }
 
     @Override
+    public void upgraded(ChannelHandlerContext ctx, EngineSocket s) {
+        pollingSession = null;
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof WebSocketFrame frame) {
-            try {
-                onFrame(ctx, frame);
-            } finally {
-                frame.release();
-            }
-            return;
-        }
         if (!(msg instanceof FullHttpRequest req)) {
             ReferenceCountUtil.release(msg);
             return;
@@ -72,47 +74,8 @@ public final class EngineHttpHandler extends ChannelInboundHandlerAdapter {
         fallback.handle(ctx, req);
     }
 
-    private void onFrame(ChannelHandlerContext ctx, WebSocketFrame frame) {
-        EngineSocket s = webSocketSession;
-        if (frame instanceof PingWebSocketFrame) {
-            ctx.writeAndFlush(new PongWebSocketFrame(frame.content().retain()));
-            return;
-        }
-        if (frame instanceof CloseWebSocketFrame) {
-            ctx.close();
-            return;
-        }
-        if (s == null || frame instanceof PongWebSocketFrame) {
-            return;
-        }
-        EnginePacket p;
-        if (frame instanceof BinaryWebSocketFrame) {
-            p = EnginePacket.binaryMessage(ByteBufUtil.getBytes(frame.content()));
-        } else if (frame instanceof TextWebSocketFrame t) {
-            p = EnginePacket.decodeText(t.text());
-        } else {
-            p = null;
-        }
-        if (p == null) {
-            // Not a packet: the session ends and the connection closes.
-            s.eventLoop().execute(() -> s.onWebSocketClosed(ctx.channel(), "parse error"));
-            ctx.writeAndFlush(new CloseWebSocketFrame(1002, "parse error")).addListener(f -> ctx.close());
-            return;
-        }
-        EnginePacket packet = p;
-        if (s.eventLoop().inEventLoop()) {
-            s.onWebSocketPacket(ctx.channel(), packet);
-        } else {
-            s.eventLoop().execute(() -> s.onWebSocketPacket(ctx.channel(), packet));
-        }
-    }
-
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (webSocketSession != null) {
-            EngineSocket s = webSocketSession;
-            s.eventLoop().execute(() -> s.onWebSocketClosed(ctx.channel(), "transport close"));
-        }
         if (pollingSession != null) {
             pollingSession.pollConnectionClosed(ctx);
         }

@@ -3,14 +3,12 @@ package dev.crossgate.realtime.engine;
 import dev.crossgate.cors.CorsDecision;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -34,7 +32,10 @@ import java.util.function.Consumer;
  *
  * <p>Errors follow the reference server: HTTP 400 (403 for a refused handshake) with a JSON body
  * {@code {"code":N,"message":...}}: 0 "Transport unknown", 1 "Session ID unknown", 2 "Bad handshake
- * method", 3 "Bad request", 4 "Forbidden", 5 "Unsupported protocol version".
+ * method", 3 "Bad request", 4 "Forbidden", 5 "Unsupported protocol version"; their reason codes (for an
+ * {@link EngineConnection} that logs them) are {@code realtime.transport_unknown}, {@code realtime.session_unknown},
+ * {@code realtime.handshake_method}, {@code realtime.bad_request}, {@code realtime.forbidden} and
+ * {@code realtime.protocol_version}.
  */
 public final class EngineServer {
     private final EngineOptions options;
@@ -74,41 +75,44 @@ public final class EngineServer {
         return path.startsWith(options.path()) || path.equals(options.path().substring(0, options.path().length() - 1));
     }
 
-    /** Handles one aggregated request on this server's path; the caller releases {@code req} afterwards. */
-    void handle(EngineHttpHandler handler, ChannelHandlerContext ctx, FullHttpRequest req) {
+    /**
+     * Handles one aggregated request on this server's path, on the event loop of {@code ctx}'s channel; the
+     * caller releases {@code req} afterwards. {@code conn} is how answers leave that connection.
+     */
+    public void handle(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req) {
         QueryStringDecoder q = new QueryStringDecoder(req.uri());
         Map<String, List<String>> query = q.parameters();
         if (req.method().equals(HttpMethod.OPTIONS)) {
-            preflight(ctx, req);
+            preflight(conn, ctx, req);
             return;
         }
         String eio = first(query, "EIO");
         if (!"4".equals(eio)) {
-            error(ctx, req, 5, "Unsupported protocol version");
+            error(conn, ctx, req, 5, "Unsupported protocol version");
             return;
         }
         String transport = first(query, "transport");
         if (!"polling".equals(transport) && !"websocket".equals(transport)) {
-            error(ctx, req, 0, "Transport unknown");
+            error(conn, ctx, req, 0, "Transport unknown");
             return;
         }
         boolean upgrade = "websocket".equalsIgnoreCase(req.headers().get(HttpHeaderNames.UPGRADE));
         if ("websocket".equals(transport) && !upgrade) {
-            error(ctx, req, 3, "Bad request");
+            error(conn, ctx, req, 3, "Bad request");
             return;
         }
         String sid = first(query, "sid");
         if (sid == null) {
-            handshake(handler, ctx, req, transport);
+            handshake(conn, ctx, req, transport);
             return;
         }
         EngineSocket s = sessions.get(sid);
         if (s == null) {
-            error(ctx, req, 1, "Session ID unknown");
+            error(conn, ctx, req, 1, "Session ID unknown");
             return;
         }
         if (upgrade) {
-            if (!originAllowed(ctx, req)) {
+            if (!originAllowed(conn, ctx, req)) {
                 return;
             }
             WebSocketServerHandshaker hs = handshaker(req);
@@ -116,21 +120,23 @@ public final class EngineServer {
                 WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
                 return;
             }
+            addFrameHandlers(ctx, s);
             hs.handshake(ctx.channel(), req).addListener(f -> {
                 if (f.isSuccess()) {
-                    addFrameAggregator(ctx);
-                    handler.webSocketOf(s);
+                    conn.upgraded(ctx, s);
                     s.eventLoop().execute(() -> s.beginUpgrade(ctx.channel()));
+                } else {
+                    ctx.close();
                 }
             });
             return;
         }
         FullHttpRequest held = req.retainedDuplicate();
         if (req.method().equals(HttpMethod.GET)) {
-            handler.pollingFor(s);
+            conn.polling(s);
             s.eventLoop().execute(() -> {
                 try {
-                    s.onPollGet(ctx, held);
+                    s.onPollGet(conn, ctx, held);
                 } finally {
                     held.release();
                 }
@@ -138,34 +144,34 @@ public final class EngineServer {
         } else if (req.method().equals(HttpMethod.POST)) {
             s.eventLoop().execute(() -> {
                 try {
-                    s.onPollPost(ctx, held);
+                    s.onPollPost(conn, ctx, held);
                 } finally {
                     held.release();
                 }
             });
         } else {
             held.release();
-            error(ctx, req, 3, "Bad request");
+            error(conn, ctx, req, 3, "Bad request");
         }
     }
 
-    private void handshake(EngineHttpHandler handler, ChannelHandlerContext ctx, FullHttpRequest req, String transport) {
+    private void handshake(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req, String transport) {
         if (!req.method().equals(HttpMethod.GET)) {
-            error(ctx, req, 2, "Bad handshake method");
+            error(conn, ctx, req, 2, "Bad handshake method");
             return;
         }
         String remote = ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a.getAddress().getHostAddress() : "";
         if (options.allowRequest() != null) {
             String refusal = options.allowRequest().check(req, remote);
             if (refusal != null) {
-                error(ctx, req, 4, refusal);
+                error(conn, ctx, req, 4, refusal);
                 return;
             }
         }
         String sid = Ids.random();
         EventLoop loop = ctx.channel().eventLoop();
         if ("websocket".equals(transport)) {
-            if (!originAllowed(ctx, req)) {
+            if (!originAllowed(conn, ctx, req)) {
                 return;
             }
             WebSocketServerHandshaker hs = handshaker(req);
@@ -174,14 +180,15 @@ public final class EngineServer {
                 return;
             }
             EngineSocket s = new EngineSocket(sid, this, loop, EngineSocket.Transport.WEBSOCKET, req.uri(), kept(req), remote);
+            addFrameHandlers(ctx, s);
             hs.handshake(ctx.channel(), req).addListener(f -> {
                 if (!f.isSuccess()) {
+                    ctx.close();
                     return;
                 }
-                addFrameAggregator(ctx);
                 s.attachWebSocket(ctx.channel());
                 sessions.put(sid, s);
-                handler.webSocketOf(s);
+                conn.upgraded(ctx, s);
                 ctx.channel().writeAndFlush(new TextWebSocketFrame("0" + openPayload(sid, false)));
                 s.opened();
                 onConnection.accept(s);
@@ -194,7 +201,7 @@ public final class EngineServer {
         if (options.cookie() != null) {
             res.headers().add(HttpHeaderNames.SET_COOKIE, options.cookie() + "=" + sid + "; Path=/; HttpOnly; SameSite=Lax");
         }
-        write(ctx, req, res);
+        conn.respond(ctx, HttpUtil.isKeepAlive(req), res, null);
         s.opened();
         onConnection.accept(s);
     }
@@ -228,22 +235,27 @@ public final class EngineServer {
         return new WebSocketServerHandshakerFactory(url, null, true, options.maxPayload()).newHandshaker(req);
     }
 
-    private void addFrameAggregator(ChannelHandlerContext ctx) {
-        // An Engine.IO packet is one message; a client may fragment it.
+    /**
+     * The handlers of a session's WebSocket, placed before the HTTP handler ahead of the handshake, so that
+     * every frame after the 101 finds them: an aggregator (an Engine.IO packet is one message, and a client
+     * may fragment it), then the session's frame handler.
+     */
+    private void addFrameHandlers(ChannelHandlerContext ctx, EngineSocket s) {
         ctx.pipeline().addBefore(ctx.name(), "engine-ws-aggregator", new WebSocketFrameAggregator(options.maxPayload()));
+        ctx.pipeline().addBefore(ctx.name(), "engine-ws", new EngineFrameHandler(s));
     }
 
     /** The WebSocket Origin check, from the same policy as CORS; answers 403 and returns false when refused. */
-    private boolean originAllowed(ChannelHandlerContext ctx, FullHttpRequest req) {
+    private boolean originAllowed(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req) {
         String origin = req.headers().get(HttpHeaderNames.ORIGIN);
         if (options.cors() == null || origin == null || options.cors().actual(origin).allowed()) {
             return true;
         }
-        error(ctx, req, 4, "Forbidden");
+        error(conn, ctx, req, 4, "Forbidden");
         return false;
     }
 
-    private void preflight(ChannelHandlerContext ctx, FullHttpRequest req) {
+    private void preflight(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req) {
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
         if (options.cors() != null) {
             CorsDecision d = options.cors().decide("OPTIONS", req.headers().get(HttpHeaderNames.ORIGIN),
@@ -254,17 +266,21 @@ public final class EngineServer {
                 res.headers().set(d.headerName(i), d.headerValue(i));
             }
         }
-        write(ctx, req, res);
+        conn.respond(ctx, HttpUtil.isKeepAlive(req), res, null);
     }
+
+    /** The reason code of each protocol error, as the edge logs and counts it. */
+    private static final String[] REASONS = {"realtime.transport_unknown", "realtime.session_unknown", "realtime.handshake_method",
+            "realtime.bad_request", "realtime.forbidden", "realtime.protocol_version"};
 
     /** A 400 (403 for code 4) with the protocol's JSON error. */
-    void error(ChannelHandlerContext ctx, FullHttpRequest req, int code, String message) {
+    void error(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req, int code, String message) {
         String body = "{\"code\":" + code + ",\"message\":\"" + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}";
-        write(ctx, req, response(req, code == 4 ? 403 : 400, "application/json", body));
+        conn.respond(ctx, HttpUtil.isKeepAlive(req), response(req, code == 4 ? 403 : 400, "application/json", body), REASONS[code]);
     }
 
-    void respond(ChannelHandlerContext ctx, FullHttpRequest req, int status, String contentType, String body) {
-        write(ctx, req, response(req, status, contentType, body));
+    void respond(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req, int status, String contentType, String body) {
+        conn.respond(ctx, HttpUtil.isKeepAlive(req), response(req, status, contentType, body), null);
     }
 
     private FullHttpResponse response(FullHttpRequest req, int status, String contentType, String body) {
@@ -282,16 +298,6 @@ public final class EngineServer {
         return res;
     }
 
-    private static void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse res) {
-        boolean keepAlive = HttpUtil.isKeepAlive(req);
-        if (!keepAlive) {
-            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        }
-        var f = ctx.writeAndFlush(res);
-        if (!keepAlive) {
-            f.addListener(ChannelFutureListener.CLOSE);
-        }
-    }
 
     private static String first(Map<String, List<String>> q, String name) {
         List<String> v = q.get(name);

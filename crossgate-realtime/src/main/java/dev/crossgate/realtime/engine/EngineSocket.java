@@ -48,6 +48,7 @@ public final class EngineSocket {
     private Transport transport;
     private final ArrayDeque<EnginePacket> buffer = new ArrayDeque<>();
     private ChannelHandlerContext pendingGet;
+    private EngineConnection pendingConn;
     private FullHttpRequest pendingGetRequest;
     private Channel ws;
     private Channel probe;
@@ -76,6 +77,11 @@ public final class EngineSocket {
     /** The handshake's query parameters. */
     public Map<String, List<String>> query() {
         return new io.netty.handler.codec.http.QueryStringDecoder(handshakeUri).parameters();
+    }
+
+    /** The handshake's request URI (path and query). */
+    public String handshakeUri() {
+        return handshakeUri;
     }
 
     /** The handshake's request headers (Origin, Cookie, Authorization, ...). */
@@ -257,19 +263,20 @@ public final class EngineSocket {
     // ---------------------------------------------------------------- polling
 
     /** A long-polling GET: answered now when packets wait, else held until some do. */
-    void onPollGet(ChannelHandlerContext ctx, FullHttpRequest req) {
+    void onPollGet(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req) {
         if (closed || transport != Transport.POLLING) {
-            server.error(ctx, req, 3, "Bad request");
+            server.error(conn, ctx, req, 3, "Bad request");
             return;
         }
         if (pendingGet != null) {
             // A second concurrent GET breaks the ordering guarantee: the session ends.
             respondPoll("1");
-            server.error(ctx, req, 3, "Bad request");
+            server.error(conn, ctx, req, 3, "Bad request");
             end("transport error", false);
             return;
         }
         pendingGet = ctx;
+        pendingConn = conn;
         pendingGetRequest = req.retainedDuplicate();
         if (probe != null) {
             respondPoll("6"); // an upgrade is under way: end the poll so the client moves to the WebSocket
@@ -278,12 +285,16 @@ public final class EngineSocket {
         flush();
     }
 
-    /** The connection of a held GET closed: the client cancelled its poll, and cannot know what it missed. */
-    void pollConnectionClosed(ChannelHandlerContext ctx) {
+    /**
+     * The connection of a held GET closed ({@code ctx}: the context its request was handed over with): the
+     * client cancelled its poll, and cannot know what it missed, so the session ends.
+     */
+    public void pollConnectionClosed(ChannelHandlerContext ctx) {
         run(() -> {
             if (pendingGet == ctx) {
                 pendingGetRequest.release();
                 pendingGet = null;
+                pendingConn = null;
                 pendingGetRequest = null;
                 end("transport close", false);
             }
@@ -291,18 +302,18 @@ public final class EngineSocket {
     }
 
     /** A long-polling POST: its packets in order, then "ok". */
-    void onPollPost(ChannelHandlerContext ctx, FullHttpRequest req) {
+    void onPollPost(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req) {
         if (closed || transport != Transport.POLLING) {
-            server.error(ctx, req, 3, "Bad request");
+            server.error(conn, ctx, req, 3, "Bad request");
             return;
         }
         List<EnginePacket> packets = EnginePacket.decodePayload(req.content().toString(StandardCharsets.UTF_8));
         if (packets == null) {
-            server.error(ctx, req, 3, "Bad request");
+            server.error(conn, ctx, req, 3, "Bad request");
             end("parse error", true);
             return;
         }
-        server.respond(ctx, req, 200, "text/html", "ok");
+        server.respond(conn, ctx, req, 200, "text/html", "ok");
         for (EnginePacket p : packets) {
             onPacket(p);
         }
@@ -310,10 +321,12 @@ public final class EngineSocket {
 
     private void respondPoll(String payload) {
         ChannelHandlerContext ctx = pendingGet;
+        EngineConnection conn = pendingConn;
         FullHttpRequest req = pendingGetRequest;
         pendingGet = null;
+        pendingConn = null;
         pendingGetRequest = null;
-        server.respond(ctx, req, 200, "text/plain; charset=UTF-8", payload);
+        server.respond(conn, ctx, req, 200, "text/plain; charset=UTF-8", payload);
         req.release();
     }
 

@@ -12,6 +12,12 @@ public final class Handlers {
         void handle(List<Object> args, Ack ack);
     }
 
+    /** Any event from a client that has no handler of its own (as Node's {@code socket.onAny}). */
+    @FunctionalInterface
+    public interface AnyEventHandler {
+        void handle(String event, List<Object> args, Ack ack);
+    }
+
     /** Answers a client's event once. */
     @FunctionalInterface
     public interface Ack {

@@ -106,6 +106,11 @@ public final class Namespace {
         return new Broadcast(this, Set.of(room), Set.of(), null);
     }
 
+    /** Broadcast to every socket of this namespace (narrow it with {@link Broadcast#except}). */
+    public Broadcast toAll() {
+        return new Broadcast(this, Set.of(), Set.of(), null);
+    }
+
     /** Emits to every socket of this namespace. */
     public void emit(String event, Object... args) {
         new Broadcast(this, Set.of(), Set.of(), null).emit(event, args);

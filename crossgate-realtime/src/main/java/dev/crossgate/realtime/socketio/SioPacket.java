@@ -132,7 +132,7 @@ public record SioPacket(Type type, String namespace, long ackId, JsonNode data, 
             return a;
         }
         if (v instanceof Object[] arr) {
-            return toJson(List.of(arr), attachments);
+            return toJson(java.util.Arrays.asList(arr), attachments);
         }
         if (v instanceof Map<?, ?> map) {
             ObjectNode o = f.objectNode();

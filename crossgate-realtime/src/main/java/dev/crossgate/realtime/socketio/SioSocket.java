@@ -24,6 +24,7 @@ public final class SioSocket {
     private final Map<String, Object> auth;
     private final Map<String, Handlers.EventHandler> handlers = new ConcurrentHashMap<>();
     private final List<Handlers.DisconnectHandler> onDisconnect = new CopyOnWriteArrayList<>();
+    private volatile Handlers.AnyEventHandler onAny;
     /** The rooms joined besides the private one (created on the first join: most sockets never join one). */
     private volatile Set<String> rooms;
     /** Acks awaited from the client (created on the first emitWithAck). */
@@ -63,6 +64,21 @@ public final class SioSocket {
 
     public Map<String, List<String>> handshakeQuery() {
         return client.engine().query();
+    }
+
+    /** The Engine.IO handshake's request URI (path and query). */
+    public String handshakeUri() {
+        return client.engine().handshakeUri();
+    }
+
+    /** The client's address as the connection saw it. */
+    public String remoteAddress() {
+        return client.engine().remoteAddress();
+    }
+
+    /** The event loop this socket's events and acks run on; work for this socket can be handed to it. */
+    public io.netty.channel.EventLoop eventLoop() {
+        return client.engine().eventLoop();
     }
 
     /** The connection's current transport: "polling" or "websocket". */
@@ -109,6 +125,12 @@ public final class SioSocket {
 
     public SioSocket on(String event, Handlers.EventHandler handler) {
         handlers.put(event, handler);
+        return this;
+    }
+
+    /** Receives every event that has no handler registered with {@link #on}. */
+    public SioSocket onAny(Handlers.AnyEventHandler handler) {
+        onAny = handler;
         return this;
     }
 
@@ -239,7 +261,8 @@ public final class SioSocket {
             args.add(SioPacket.fromJson(p.data().get(i), attachments));
         }
         Handlers.EventHandler h = handlers.get(event);
-        if (h == null) {
+        Handlers.AnyEventHandler any = h == null ? onAny : null;
+        if (h == null && any == null) {
             return;
         }
         Handlers.Ack ack = null;
@@ -256,7 +279,11 @@ public final class SioSocket {
                 client.send(ackPacket(namespace.name(), ackId, values));
             };
         }
-        h.handle(Collections.unmodifiableList(args), ack);
+        if (h != null) {
+            h.handle(Collections.unmodifiableList(args), ack);
+        } else {
+            any.handle(event, Collections.unmodifiableList(args), ack);
+        }
     }
 
     /** An ACK from the client for one of this socket's emitWithAck. */

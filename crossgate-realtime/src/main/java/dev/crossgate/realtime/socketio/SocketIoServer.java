@@ -60,6 +60,14 @@ public final class SocketIoServer {
         return template;
     }
 
+    /**
+     * The namespace a client connecting to {@code name} joins: a static one, or the child of a dynamic
+     * pattern that matches (created on first use); null when no namespace has that name.
+     */
+    public Namespace namespace(String name) {
+        return namespaceFor(name);
+    }
+
     Namespace namespaceFor(String name) {
         Namespace ns = namespaces.get(name);
         if (ns != null) {
