@@ -61,6 +61,26 @@ public final class Authenticator {
         return verifier.verify(found.token()).thenApply(v -> new Outcome(v.reason(), v.message(), v.claims(), found));
     }
 
+    /** Verifies a token that came on its own (a Socket.IO CONNECT auth payload's {@code token}). */
+    public CompletableFuture<Outcome> verify(String token) {
+        if (verifier == null) {
+            return CompletableFuture.completedFuture(new Outcome("auth.invalid", "no key is configured to verify tokens", null, null));
+        }
+        Found found = new Found(token, null, null);
+        return verifier.verify(token).thenApply(v -> new Outcome(v.reason(), v.message(), v.claims(), found));
+    }
+
+    /** The first token on a handshake (its headers and request URI), in the configured order, or null. */
+    public Found find(HttpHeaders headers, String uri) {
+        return find(new io.netty.handler.codec.http.DefaultHttpRequest(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                io.netty.handler.codec.http.HttpMethod.GET, uri, headers));
+    }
+
+    /** Where tokens are looked for, for messages: "header, protocol". */
+    public String sources() {
+        return String.join(", ", config.tokenFrom().stream().map(Object::toString).toList());
+    }
+
     /** The first token found in the configured order, or null. */
     Found find(HttpRequest req) {
         HttpHeaders h = req.headers();

@@ -132,7 +132,8 @@ public final class ConfigLoader {
         Binder b = new Binder(fileName, env, ALIASES, options.cli());
         b.problems().addAll(early);
         Section top = b.root(root);
-        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket", "auth", "limits");
+        b.declare(top, "profile", "listen", "upstream", "routes", "hosts", "http", "tls", "admin", "log", "cors", "websocket", "auth", "limits",
+                "realtime");
 
         // Profile: --profile, then CROSSGATE_PROFILE, then the file, then dev.
         Profile profile = Profile.DEV;
@@ -237,6 +238,7 @@ public final class ConfigLoader {
         CrossgateConfig.WebSocket webSocket = bindWebSocket(b, top.section("websocket"), def);
         CrossgateConfig.Auth auth = AuthBinding.bind(b, top.section("auth"), profile, def, options.workingDirectory());
         CrossgateConfig.Limits limits = bindLimits(b, top.section("limits"), profile, def);
+        CrossgateConfig.Realtime realtime = RealtimeBinding.bind(b, top, top.section("realtime"), profile, def, auth, adminEnabled);
 
         b.finish(OTHER_ENV);
         List<ConfigProblem> problems = b.problems();
@@ -248,7 +250,7 @@ public final class ConfigLoader {
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
                     tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, webSocket,
-                    auth, limits, List.copyOf(b.settings()), warnings);
+                    auth, limits, realtime, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);
     }

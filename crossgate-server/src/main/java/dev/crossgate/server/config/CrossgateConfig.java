@@ -23,6 +23,7 @@ import java.util.List;
  * @param webSocket WebSocket proxying: the paths where upgrades are tunnelled, and its limits
  * @param auth     authentication: the paths that require a token, where the token is read, how it is verified
  * @param limits   connection and request limits (429, or 503 at the global connection limit)
+ * @param realtime hosted mode: the Socket.IO server the edge answers itself, its hooks and publish API
  * @param settings every effective value with its source, for {@code crossgate check}
  * @param warnings problems that did not prevent starting
  */
@@ -40,6 +41,7 @@ public record CrossgateConfig(
         WebSocket webSocket,
         Auth auth,
         Limits limits,
+        Realtime realtime,
         List<Setting> settings,
         List<ConfigProblem> warnings) {
 
@@ -196,6 +198,64 @@ public record CrossgateConfig(
 
     /** Requests per second and client address on a path prefix, in bursts of {@code burst}. */
     public record RateLimit(String path, int requestsPerSecond, int burst) {}
+
+    /**
+     * Hosted mode: {@code crossgate serve} answers Socket.IO on {@code path} itself.
+     *
+     * @param enabled        on when the {@code realtime} section is present (or {@code enabled: true})
+     * @param path           the Engine.IO path, with a trailing slash
+     * @param namespaces     namespaces clients may join; {@code *} in a name matches any characters
+     * @param pingInterval   Engine.IO heartbeat interval
+     * @param pingTimeout    how long a client has to answer a ping
+     * @param maxPayload     largest packet or polling body a client may send (maxHttpBufferSize)
+     * @param connectTimeout a session that joins no namespace in this time is closed
+     * @param stickyCookie   name of a cookie set on the handshake for sticky load balancing, or null
+     * @param recovery       connection state recovery window; zero for off
+     * @param token          whether a JWT is required at CONNECT (auth payload {@code token}, or the handshake's token sources)
+     * @param hooks          the backend's HTTP hooks
+     * @param publishToken   the bearer token of the publish API on the admin listener; null turns the API off
+     */
+    public record Realtime(boolean enabled, String path, List<String> namespaces, Duration pingInterval, Duration pingTimeout,
+                           int maxPayload, Duration connectTimeout, String stickyCookie, Duration recovery, TokenMode token,
+                           Hooks hooks, String publishToken) {
+        /** Whether a request path is the Socket.IO path (with or without its trailing slash). */
+        public boolean covers(String requestPath) {
+            return enabled && (requestPath.startsWith(path) || requestPath.equals(path.substring(0, path.length() - 1)));
+        }
+    }
+
+    /**
+     * The backend's part in hosted mode: URLs (absolute, or paths on the default upstream) POSTed with JSON.
+     *
+     * @param connect       decides a CONNECT (accept with user, data and rooms, or refuse with message and data); null: accept
+     * @param event         receives client events; its answer is the ack and may emit to rooms; null: events are dropped
+     * @param disconnect    told when a socket leaves; null: not told
+     * @param events        the events sent to the event hook ({@code *}: all)
+     * @param timeout       a hook call's deadline
+     * @param maxConcurrent hook calls in flight at once
+     * @param maxQueued     hook calls waiting for a slot beyond that (refused with realtime.hook_overloaded beyond)
+     * @param secret        sent as X-Crossgate-Hook-Secret so the backend knows the call is Crossgate's, or null
+     */
+    public record Hooks(URI connect, URI event, URI disconnect, List<String> events, Duration timeout, int maxConcurrent, int maxQueued,
+                        String secret) {
+        public boolean forwards(String eventName) {
+            return event != null && (events.contains("*") || events.contains(eventName));
+        }
+    }
+
+    /** Whether a Socket.IO CONNECT must carry a token. */
+    public enum TokenMode {
+        /** Tokens are not looked at. */
+        OFF,
+        /** A token is verified when present (refused when invalid); connections without one are anonymous. */
+        OPTIONAL,
+        /** Every CONNECT carries a valid token (connect_error with reason auth.missing / auth.invalid / auth.expired otherwise). */
+        REQUIRED;
+
+        public String id() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     /** What a WebSocket handshake without an Origin header gets (browsers always send one; native apps often do not). */
     public enum MissingOrigin {

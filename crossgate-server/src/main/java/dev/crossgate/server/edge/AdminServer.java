@@ -26,8 +26,11 @@ final class AdminServer {
     private final EdgeServer.Shared shared;
     private Channel listener;
 
+    private final dev.crossgate.server.realtime.PublishApi publish;
+
     AdminServer(EdgeServer.Shared shared) {
         this.shared = shared;
+        this.publish = shared.hub == null ? null : new dev.crossgate.server.realtime.PublishApi(shared.hub, shared.config.realtime().publishToken());
     }
 
     void start(EventLoopGroup boss, EventLoopGroup workers, String host, int port) throws InterruptedException {
@@ -35,7 +38,9 @@ final class AdminServer {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new Handler());
+                        // Bodies only for the publish API, up to one realtime payload.
+                        int maxBody = publish == null ? 8192 : Math.max(8192, shared.config.realtime().maxPayload());
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(maxBody), new Handler());
                     }
                 }).bind(host, port).sync().channel();
     }
@@ -68,6 +73,19 @@ final class AdminServer {
             }
             if (ex.cors.isPreflight()) {
                 ResponseWriter.writeLocal(ctx, ex, ex.cors.preflightStatus(), ex.cors.reasonCode(), ex.cors.message(), head);
+                return;
+            }
+            if (publish != null && dev.crossgate.server.realtime.PublishApi.covers(path)) {
+                byte[] body = io.netty.buffer.ByteBufUtil.getBytes(req.content());
+                var a = publish.handle(req.method().name(), req.uri(), req.headers().get(HttpHeaderNames.AUTHORIZATION), body);
+                if (a.json() != null) {
+                    ResponseWriter.writeBody(ctx, ex, a.status(), "application/json", a.json(), head);
+                } else {
+                    if (a.status() == 401) {
+                        ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-publish\""};
+                    }
+                    ResponseWriter.writeLocal(ctx, ex, a.status(), a.reason(), a.message(), head);
+                }
                 return;
             }
             switch (path) {

@@ -13,6 +13,12 @@ import dev.crossgate.server.proxy.Upstream;
 import dev.crossgate.server.ws.WsHandshake;
 import dev.crossgate.server.ws.WsProxy;
 import dev.crossgate.server.ws.WsTunnel;
+import dev.crossgate.realtime.engine.EngineConnection;
+import dev.crossgate.realtime.engine.EngineSocket;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelPipeline;
@@ -52,7 +58,7 @@ import java.util.concurrent.TimeUnit;
  * in {@link #queue}); reading is explicit ({@code autoRead} off) so that a request body flows only as
  * fast as the upstream takes it. The request path is {@link #begin}, read top to bottom.
  */
-final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Frontend, WsProxy.Frontend {
+final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Frontend, WsProxy.Frontend, EngineConnection {
     private final EdgeServer.Shared shared;
     private final CrossgateConfig config;
     private final ArrayDeque<HttpObject> queue = new ArrayDeque<>();
@@ -68,6 +74,12 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private long bodyBytes;
     private ScheduledFuture<?> headTimer;
     private boolean closing;
+    /** A realtime request whose body is being collected, or null. */
+    private FullHttpRequest realtimeRequest;
+    /** The realtime session holding a poll on this connection, or null. */
+    private EngineSocket pollingSession;
+    /** Set once this connection carries a realtime session's WebSocket: the HTTP stages here are over. */
+    private boolean realtimeUpgraded;
 
     EdgeHandler(EdgeServer.Shared shared) {
         this.shared = shared;
@@ -150,8 +162,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      * upstream takes it — and resumes when they are consumed.
      */
     private void updateReading() {
-        if (tunnel != null) {
-            return; // the tunnel drives reading (backpressure between the two sides)
+        if (tunnel != null || realtimeUpgraded) {
+            return; // the tunnel drives reading (backpressure between the two sides); a realtime WebSocket always reads
         }
         boolean want = lingering || (!closing && queue.size() < READ_AHEAD);
         io.netty.channel.ChannelConfig c = ctx.channel().config();
@@ -201,6 +213,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                     finish(true);
                 }
                 return;
+            }
+            if (realtimeRequest != null) {
+                queue.poll();
+                collectRealtimeBody(content);
+                continue;
             }
             if (call == null || !call.canTakeBody()) {
                 return; // wait for readyForBody()
@@ -328,12 +345,32 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             refuse(ex, connectionRefusal);
             return;
         }
-        // 4. WebSocket: an upgrade on a WebSocket path is checked (handshake, Origin) and tunnelled.
+        // 4. Realtime (hosted mode): the Socket.IO path is answered here, by the hub.
+        if (shared.hub != null && config.realtime().covers(ex.path)) {
+            realtime(req, ex, hostPort, hasBody);
+            return;
+        }
+        // 5. WebSocket: an upgrade on a WebSocket path is checked (handshake, Origin) and tunnelled.
         if (WsHandshake.isUpgrade(req) && config.webSocket().covers(ex.path)) {
             webSocket(req, ex, hostPort, hasBody);
             return;
         }
-        // 5. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
+        // 6. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
+        if (corsAnswered(ex)) {
+            return;
+        }
+        // 7. The route's request rate per client address (429 with Retry-After); 8. authentication where the
+        // route requires it (401 with CORS, so browser code can read why); 9. the upstream.
+        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
+        if (rate != null) {
+            refuse(ex, rate);
+            return;
+        }
+        authenticated(req, ex, () -> forward(req, ex, hasBody));
+    }
+
+    /** Answers a preflight, or refuses a cross-origin request the policy does not allow; false when the request goes on. */
+    private boolean corsAnswered(Exchange ex) {
         CorsDecision cors = ex.cors;
         if (cors.isPreflight()) {
             if (cors.allowed()) {
@@ -341,20 +378,158 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             } else {
                 local(ex, 403, cors.reasonCode(), cors.message());
             }
-            return;
+            return true;
         }
         if (!cors.allowed()) {
             local(ex, 403, cors.reasonCode(), cors.message());
+            return true;
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- realtime (hosted mode)
+
+    /**
+     * A request on the Socket.IO path: a WebSocket handshake has its Origin checked as any other (the same
+     * policy; a handshake without Origin is allowed where {@code websocket.missingOrigin} allows it, and under
+     * {@code authenticated} when {@code realtime.token} is required, because the token is then checked at
+     * CONNECT); polling requests get CORS as any other. A new session (no {@code sid}) counts against the
+     * route's request rate; polls of a session do not. The body is collected (up to {@code realtime.maxPayload})
+     * and the request handed to the hub, whose answer leaves through {@link #respond}.
+     */
+    private void realtime(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody) {
+        ex.upstream = "realtime";
+        if (WsHandshake.isUpgrade(req)) {
+            Reason bad = WsHandshake.check(req, hasBody);
+            if (bad != null) {
+                if (bad == Reason.WS_VERSION_UNSUPPORTED) {
+                    ex.extraHeaders = new String[] {"sec-websocket-version", "13"};
+                }
+                local(ex, bad);
+                return;
+            }
+            if (ex.origin == null) {
+                boolean allowed = switch (config.webSocket().missingOrigin()) {
+                    case ALLOW -> true;
+                    case REFUSE -> false;
+                    case AUTHENTICATED -> config.realtime().token() == CrossgateConfig.TokenMode.REQUIRED;
+                };
+                if (!allowed) {
+                    local(ex, Reason.WS_ORIGIN_MISSING);
+                    return;
+                }
+            } else {
+                String refusal = wsOriginRefusal(ex, hostPort);
+                if (refusal != null) {
+                    local(ex, Reason.WS_ORIGIN_REJECTED.status(), Reason.WS_ORIGIN_REJECTED.code(), refusal);
+                    return;
+                }
+            }
+        } else if (corsAnswered(ex)) {
             return;
         }
-        // 6. The route's request rate per client address (429 with Retry-After); 7. authentication where the
-        // route requires it (401 with CORS, so browser code can read why); 8. the upstream.
-        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
-        if (rate != null) {
-            refuse(ex, rate);
+        if (!req.uri().contains("sid=")) {
+            Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
+            if (rate != null) {
+                refuse(ex, rate);
+                return;
+            }
+        }
+        if (HttpUtil.getContentLength(req, 0L) > config.realtime().maxPayload()) {
+            ex.closeAfter = true;
+            local(ex, Reason.BODY_TOO_LARGE.status(), Reason.BODY_TOO_LARGE.code(),
+                    "the body is larger than realtime.maxPayload (" + config.realtime().maxPayload() + " bytes)");
             return;
         }
-        authenticated(req, ex, () -> forward(req, ex, hasBody));
+        FullHttpRequest full = new DefaultFullHttpRequest(req.protocolVersion(), req.method(), req.uri(),
+                hasBody ? ctx.alloc().compositeBuffer() : Unpooled.EMPTY_BUFFER, req.headers(), EmptyHttpHeaders.INSTANCE);
+        if (hasBody) {
+            realtimeRequest = full; // completed by the body chunks, in processQueue
+            return;
+        }
+        toHub(full);
+    }
+
+    private void collectRealtimeBody(HttpContent content) {
+        FullHttpRequest full = realtimeRequest;
+        if (content.decoderResult().isFailure()) {
+            content.release();
+            realtimeRequest = null;
+            full.release();
+            bodyPending = false;
+            current.closeAfter = true;
+            local(current, Reason.HTTP_MALFORMED);
+            return;
+        }
+        CompositeByteBuf body = (CompositeByteBuf) full.content();
+        if (body.readableBytes() + content.content().readableBytes() > config.realtime().maxPayload()) {
+            content.release();
+            realtimeRequest = null;
+            full.release();
+            current.closeAfter = true;
+            local(current, Reason.BODY_TOO_LARGE.status(), Reason.BODY_TOO_LARGE.code(),
+                    "the body is larger than realtime.maxPayload (" + config.realtime().maxPayload() + " bytes)");
+            return;
+        }
+        body.addComponent(true, content.content().retain());
+        boolean last = content instanceof LastHttpContent;
+        content.release();
+        if (last) {
+            bodyPending = false;
+            realtimeRequest = null;
+            current.closeAfter = !current.keepAlive || shared.draining.get();
+            toHub(full);
+        }
+    }
+
+    private void toHub(FullHttpRequest full) {
+        try {
+            shared.hub.engine().handle(this, ctx, full);
+        } finally {
+            full.release();
+        }
+    }
+
+    @Override
+    public void respond(ChannelHandlerContext c, boolean keepAlive, FullHttpResponse res, String reason) {
+        if (!ctx.executor().inEventLoop()) {
+            ctx.executor().execute(() -> respond(c, keepAlive, res, reason)); // a session answering a poll from its own loop
+            return;
+        }
+        Exchange ex = current;
+        if (ex == null || closing || !ctx.channel().isActive()) {
+            res.release();
+            return;
+        }
+        pollingSession = null;
+        ex.reason = reason;
+        if (shared.draining.get()) {
+            ex.closeAfter = true;
+        }
+        ResponseWriter.prepare(ex, res, false);
+        ex.bytesOut += res.content().readableBytes();
+        ctx.writeAndFlush(res);
+        finish(ex.closeAfter);
+    }
+
+    @Override
+    public void polling(EngineSocket s) {
+        pollingSession = s;
+    }
+
+    @Override
+    public void upgraded(ChannelHandlerContext c, EngineSocket s) {
+        realtimeUpgraded = true;
+        pollingSession = null;
+        Exchange ex = current;
+        if (ex != null) {
+            ex.status = 101;
+            ex.responseStarted = true;
+        }
+        cancelHeadTimer();
+        releaseQueue();
+        ctx.channel().config().setAutoRead(true); // frames flow to the session's handler from now on
+        finish(false);
     }
 
     /**
@@ -785,8 +960,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                     ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
                     (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
         }
-        if (tunnel != null) {
-            return; // the connection carries frames now; the tunnel ends it
+        if (tunnel != null || realtimeUpgraded) {
+            return; // the connection carries frames now; the tunnel (or the realtime session) ends it
         }
         if (ex.linger && ctx.channel().isActive()) {
             startLinger();
@@ -879,7 +1054,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      */
     private void onHeadTimer() {
         headTimer = null;
-        if (closing || tunnel != null || !ctx.channel().isActive()) {
+        if (closing || tunnel != null || realtimeUpgraded || !ctx.channel().isActive()) {
             return;
         }
         long headTimeout = config.http().requestHeadTimeout().toNanos();
@@ -937,6 +1112,14 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (wsProxy != null) {
             wsProxy.abort();
             wsProxy = null;
+        }
+        if (realtimeRequest != null) {
+            realtimeRequest.release();
+            realtimeRequest = null;
+        }
+        if (pollingSession != null) {
+            pollingSession.pollConnectionClosed(ctx); // a held poll's connection closed: its session ends
+            pollingSession = null;
         }
         if (current != null) {
             Exchange ex = current;

@@ -39,11 +39,14 @@ public final class EdgeServer implements AutoCloseable {
         final long idleTimeoutMillis;
         final dev.crossgate.server.auth.Authenticator auth;
         final dev.crossgate.server.limits.Limits limits;
+        /** The hosted Socket.IO server, or null when {@code realtime} is off. */
+        final dev.crossgate.server.realtime.Hub hub;
 
         Shared(CrossgateConfig config, AccessLog accessLog) {
             this.config = config;
             this.auth = new dev.crossgate.server.auth.Authenticator(config.auth());
             this.limits = new dev.crossgate.server.limits.Limits(config.limits());
+            this.hub = config.realtime().enabled() ? new dev.crossgate.server.realtime.Hub(config, auth, limits, metrics) : null;
             CrossgateConfig.Http h = config.http();
             List<UpstreamGroup> gs = new ArrayList<>();
             for (CrossgateConfig.ProxyRoute r : config.routes()) {
@@ -171,6 +174,11 @@ public final class EdgeServer implements AutoCloseable {
         return admin == null ? null : admin.address();
     }
 
+    /** The hosted Socket.IO server, or null when {@code realtime} is off. */
+    public dev.crossgate.server.realtime.Hub hub() {
+        return shared.hub;
+    }
+
     public Metrics metrics() {
         return shared.metrics;
     }
@@ -194,6 +202,9 @@ public final class EdgeServer implements AutoCloseable {
         shared.draining.set(true);
         if (listener != null) {
             listener.close().awaitUninterruptibly();
+        }
+        if (shared.hub != null) {
+            shared.hub.close(); // realtime sessions end now: held polls are answered, WebSockets closed
         }
         for (Channel ch : shared.connections) {
             ch.eventLoop().execute(() -> {

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,6 +31,11 @@ public final class Metrics {
     private final Counter framesToClient;
 
     private record RequestKey(String route, int status, String reason) {}
+
+    private record CounterKey(String name, List<String> tags) {}
+
+    private final ConcurrentHashMap<CounterKey, Counter> counters = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<CounterKey, Timer> timers = new ConcurrentHashMap<>();
 
     public Metrics() {
         preflightsAllowed = Counter.builder("crossgate.preflights").tag("result", "allowed")
@@ -91,6 +97,19 @@ public final class Metrics {
 
     public AtomicInteger openConnections() {
         return openConnections;
+    }
+
+    /** Counts one event of a counter with tags given as name, value pairs (created on first use, then cached). */
+    public void count(String name, String description, String... tags) {
+        counters.computeIfAbsent(new CounterKey(name, List.of(tags)),
+                k -> Counter.builder(name).description(description).tags(tags).register(registry)).increment();
+    }
+
+    /** Records a duration on a timer with tags given as name, value pairs. */
+    public void time(String name, String description, long nanos, String... tags) {
+        timers.computeIfAbsent(new CounterKey(name, List.of(tags)), k -> Timer.builder(name).description(description).tags(tags)
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60))
+                .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
     }
 
     /** Registers a gauge read from {@code value} (pool sizes, for example). */

@@ -359,4 +359,56 @@ class ConfigLoaderTest {
         ConfigLoader.Result keyless = load("profile: prod\nhosts: [api.example.com]\nauth:\n  paths: [/private]\n");
         assertThat(keyless.errors()).singleElement().satisfies(p -> assertThat(p.fix()).contains("CROSSGATE_JWT_SECRET"));
     }
+
+    @Test
+    void theRealtimeSectionTurnsHostedModeOnAndEveryProblemInItIsListed() throws IOException {
+        ConfigLoader.Result off = load("profile: dev\n");
+        assertThat(off.config().realtime().enabled()).isFalse();
+        ConfigLoader.Result on = load("""
+                profile: dev
+                realtime:
+                  path: /live
+                  hooks:
+                    event: http://127.0.0.1:8000/realtime/event
+                """);
+        assertThat(on.problems()).isEmpty();
+        assertThat(on.config().realtime().enabled()).isTrue();
+        assertThat(on.config().realtime().path()).isEqualTo("/live/");
+        assertThat(on.config().realtime().covers("/live/")).isTrue();
+        assertThat(on.config().realtime().covers("/live")).isTrue();
+        assertThat(on.config().realtime().covers("/lively")).isFalse();
+        assertThat(on.config().realtime().hooks().forwards("chat")).isTrue();
+
+        ConfigLoader.Result bad = load("""
+                profile: prod
+                hosts: [api.example.com]
+                admin:
+                  enabled: false
+                realtime:
+                  path: live
+                  namespaces: [chat]
+                  pingInterval: 0s
+                  maxPayload: 10B
+                  stickyCookie: "io session"
+                  token: sometimes
+                  hooks:
+                    connect: ftp://backend/connect
+                    maxConcurrent: 0
+                  publish:
+                    token: short
+                """);
+        assertThat(bad.errors()).extracting(ConfigProblem::path).containsExactlyInAnyOrder("realtime.path", "realtime.namespaces[0]",
+                "realtime.pingInterval", "realtime.maxPayload", "realtime.stickyCookie", "realtime.token", "realtime.hooks.connect",
+                "realtime.hooks.maxConcurrent", "realtime.publish.token", "realtime.publish.token");
+        assertThat(bad.errors()).noneSatisfy(p -> assertThat(String.valueOf(p.value())).contains("short"));
+
+        ConfigLoader.Result keyless = load("profile: prod\nhosts: [api.example.com]\nrealtime:\n  token: required\n");
+        assertThat(keyless.errors()).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("realtime.token");
+            assertThat(p.fix()).contains("CROSSGATE_JWT_SECRET");
+        });
+        ConfigLoader.Result open = load("profile: prod\nhosts: [api.example.com]\nrealtime:\n  enabled: true\n");
+        assertThat(open.errors()).isEmpty();
+        assertThat(open.problems()).singleElement().satisfies(p -> assertThat(p.message()).contains("any page on an allowed origin"));
+    }
 }

@@ -1,0 +1,159 @@
+package dev.crossgate.server.config;
+
+import dev.crossgate.server.config.Binder.Section;
+import dev.crossgate.server.config.Binder.Sourced;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Binds and validates the {@code realtime} section: hosted mode, where {@code crossgate serve} answers the
+ * Socket.IO path itself and the backend takes part through HTTP hooks and the publish API.
+ */
+final class RealtimeBinding {
+    private RealtimeBinding() {}
+
+    static CrossgateConfig.Realtime bind(Binder b, Section top, Section rt, Profile profile, Source def, CrossgateConfig.Auth auth,
+                                         boolean adminEnabled) {
+        b.declare(rt, "enabled", "path", "namespaces", "pingInterval", "pingTimeout", "maxPayload", "connectTimeout", "stickyCookie",
+                "recovery", "token", "hooks", "publish");
+        // The section's presence in the file turns hosted mode on; enabled: false keeps it written but off.
+        boolean enabled = rt.bool("enabled", top.has("realtime"), def).value();
+        Sourced<String> rawPath = rt.string("path", "/socket.io/", def);
+        String path = rawPath.value() == null ? "/socket.io/" : rawPath.value().trim();
+        if (!path.startsWith("/") || path.contains("?") || path.contains("#") || path.contains("*")) {
+            b.problem("realtime.path", rawPath.source(), path, "realtime.path: \"" + path + "\" is not a request path (expected: it starts with /)",
+                    "use the path your Socket.IO clients use, /socket.io/ unless they set the client's path option");
+        } else if (!path.endsWith("/")) {
+            path = path + "/";
+        }
+        Sourced<List<String>> nsRaw = rt.list("namespaces", List.of("/"), def);
+        List<String> namespaces = new ArrayList<>();
+        for (int i = 0; i < nsRaw.value().size(); i++) {
+            String n = nsRaw.value().get(i);
+            String at = "realtime.namespaces[" + i + "]";
+            if (n == null) {
+                continue;
+            }
+            if (!n.startsWith("/") || n.contains(",") || n.contains("?")) {
+                b.problem(at, b.sourceOf(at), n, at + ": \"" + n + "\" is not a namespace (expected: a name starting with /, * for any characters)",
+                        "write a namespace such as /chat, or /rooms-* for every namespace starting with /rooms-");
+                continue;
+            }
+            namespaces.add(n);
+        }
+        Sourced<Duration> ping = positive(b, rt.duration("pingInterval", Duration.ofSeconds(25), def), "realtime.pingInterval");
+        Sourced<Duration> pingTimeout = positive(b, rt.duration("pingTimeout", Duration.ofSeconds(20), def), "realtime.pingTimeout");
+        Sourced<Long> payload = rt.size("maxPayload", 1_000_000L, def);
+        if (payload.value() < 1024 || payload.value() > 100_000_000L) {
+            b.problem("realtime.maxPayload", payload.source(), payload.value().toString(),
+                    "realtime.maxPayload: " + payload.value() + " bytes (expected: from 1KB to 100MB)",
+                    "use 1MB (the Socket.IO server's default maxHttpBufferSize)");
+        }
+        Sourced<Duration> connectTimeout = positive(b, rt.duration("connectTimeout", Duration.ofSeconds(45), def), "realtime.connectTimeout");
+        Sourced<String> cookie = rt.string("stickyCookie", null, def);
+        if (cookie.value() != null && !cookie.value().matches("[A-Za-z0-9_.-]{1,64}")) {
+            b.problem("realtime.stickyCookie", cookie.source(), cookie.value(),
+                    "realtime.stickyCookie: \"" + cookie.value() + "\" is not a cookie name (expected: letters, digits, _ . -)",
+                    "use io (the name load balancers are usually configured with), or remove it");
+        }
+        Sourced<Duration> recovery = rt.duration("recovery", Duration.ZERO, def);
+        Sourced<String> tokenRaw = rt.string("token", "off", def);
+        CrossgateConfig.TokenMode token = CrossgateConfig.TokenMode.OFF;
+        try {
+            token = CrossgateConfig.TokenMode.valueOf(tokenRaw.value().trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            b.problem("realtime.token", tokenRaw.source(), tokenRaw.value(),
+                    "realtime.token: \"" + tokenRaw.value() + "\" (expected: off, optional or required)",
+                    "use required (every connection presents a JWT in the CONNECT auth payload or on the handshake), optional, or off");
+        }
+        if (enabled && token != CrossgateConfig.TokenMode.OFF && !auth.jwt().configured()) {
+            b.problem("realtime.token", tokenRaw.source(), tokenRaw.value(),
+                    "realtime.token is " + token.id() + " but no key verifies tokens",
+                    "set auth.jwt.secret (CROSSGATE_JWT_SECRET), auth.jwt.publicKey or auth.jwt.jwksUrl");
+        }
+
+        Section h = rt.section("hooks");
+        b.declare(h, "connect", "event", "disconnect", "events", "timeout", "maxConcurrent", "maxQueued", "secret");
+        URI connect = hookUrl(b, h.string("connect", null, def), "realtime.hooks.connect");
+        URI event = hookUrl(b, h.string("event", null, def), "realtime.hooks.event");
+        URI disconnect = hookUrl(b, h.string("disconnect", null, def), "realtime.hooks.disconnect");
+        Sourced<List<String>> events = h.list("events", List.of("*"), def);
+        Sourced<Duration> timeout = positive(b, h.duration("timeout", Duration.ofSeconds(5), def), "realtime.hooks.timeout");
+        int maxConcurrent = atLeast(b, h.integer("maxConcurrent", 64, def), 1, "realtime.hooks.maxConcurrent");
+        int maxQueued = atLeast(b, h.integer("maxQueued", 1024, def), 0, "realtime.hooks.maxQueued");
+        Sourced<String> hookSecret = h.string("secret", null, def);
+        b.record("realtime.hooks.secret", hookSecret.value() == null ? "(none)" : "(set, " + hookSecret.value().getBytes(StandardCharsets.UTF_8).length
+                + " bytes, not shown)", hookSecret.source());
+
+        Section p = rt.section("publish");
+        b.declare(p, "token");
+        Sourced<String> publishToken = p.string("token", null, def);
+        b.record("realtime.publish.token", publishToken.value() == null ? "(none: the publish API is off)"
+                : "(set, " + publishToken.value().length() + " characters, not shown)", publishToken.source());
+        if (publishToken.value() != null && publishToken.value().length() < 24) {
+            b.problem("realtime.publish.token", publishToken.source(), "(not shown)",
+                    "realtime.publish.token is " + publishToken.value().length() + " characters; whoever holds it can emit to every client",
+                    "generate one of at least 24 characters: openssl rand -base64 32");
+        }
+        if (enabled && publishToken.value() != null && !adminEnabled) {
+            b.problem("realtime.publish.token", publishToken.source(), "(not shown)",
+                    "realtime.publish.token is set but the admin listener, which serves the publish API, is off",
+                    "set admin.enabled: true (and admin.listen to an address your backend reaches)");
+        }
+        if (enabled && profile == Profile.PROD && token == CrossgateConfig.TokenMode.OFF && connect == null) {
+            b.warn("realtime.token", tokenRaw.source(), tokenRaw.value(),
+                    "realtime: any page on an allowed origin (and any native client) can connect: neither a token nor a connect hook is required",
+                    "set realtime.token: required, or realtime.hooks.connect to let your backend decide");
+        }
+        return new CrossgateConfig.Realtime(enabled, path, List.copyOf(namespaces), ping.value(), pingTimeout.value(),
+                (int) Math.max(1024, Math.min(payload.value(), 100_000_000L)), connectTimeout.value(), cookie.value(),
+                recovery.value(), token,
+                new CrossgateConfig.Hooks(connect, event, disconnect, events.value().stream().filter(java.util.Objects::nonNull).toList(),
+                        timeout.value(), maxConcurrent, maxQueued, hookSecret.value()),
+                publishToken.value());
+    }
+
+    /** A hook address: an absolute http(s) URL, or a path on the default upstream. */
+    private static URI hookUrl(Binder b, Sourced<String> raw, String path) {
+        if (raw.value() == null || raw.value().isBlank()) {
+            return null;
+        }
+        String v = raw.value().trim();
+        try {
+            URI u = new URI(v);
+            boolean absolute = ("http".equalsIgnoreCase(u.getScheme()) || "https".equalsIgnoreCase(u.getScheme())) && u.getHost() != null;
+            boolean relative = u.getScheme() == null && u.getHost() == null && v.startsWith("/");
+            if (absolute || relative) {
+                return u;
+            }
+        } catch (URISyntaxException e) {
+            // reported below
+        }
+        b.problem(path, raw.source(), v, path + ": \"" + v + "\" is not a hook address (expected: an http(s) URL, or a path on the upstream)",
+                "write the backend endpoint, such as /realtime/" + path.substring(path.lastIndexOf('.') + 1)
+                        + " (on the upstream) or http://127.0.0.1:8000/realtime/" + path.substring(path.lastIndexOf('.') + 1));
+        return null;
+    }
+
+    private static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path) {
+        if (d.value() != null && (d.value().isZero() || d.value().isNegative())) {
+            b.problem(path, d.source(), Units.format(d.value()), path + " is " + Units.format(d.value()) + " (expected: more than 0)",
+                    "use a duration such as 5s");
+        }
+        return d;
+    }
+
+    private static int atLeast(Binder b, Sourced<Integer> v, int min, String path) {
+        if (v.value() < min) {
+            b.problem(path, v.source(), v.value().toString(), path + " is " + v.value() + " (expected: at least " + min + ")",
+                    "use a number such as 64");
+            return min;
+        }
+        return v.value();
+    }
+}
