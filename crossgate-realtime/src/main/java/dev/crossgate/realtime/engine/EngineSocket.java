@@ -149,6 +149,23 @@ public final class EngineSocket {
         });
     }
 
+    /**
+     * A broadcast's message, on this session's loop: the shared frame bytes when the session is on WebSocket
+     * with nothing queued ahead (written past the frame encoder, as the frame is complete), else its text
+     * queued as any packet.
+     */
+    void sendShared(SharedMessage m) {
+        if (closed) {
+            return;
+        }
+        if (transport == Transport.WEBSOCKET && ws != null && buffer.isEmpty()) {
+            ws.writeAndFlush(m.frame(), ws.voidPromise());
+            return;
+        }
+        buffer.add(EnginePacket.text(EnginePacket.Type.MESSAGE, m.text()));
+        flush();
+    }
+
     void sendPacket(EnginePacket p) {
         run(() -> {
             if (closed) {

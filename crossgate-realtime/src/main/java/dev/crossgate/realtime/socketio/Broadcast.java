@@ -37,6 +37,10 @@ public final class Broadcast {
 
     /** The sockets this broadcast reaches now. */
     public List<SioSocket> sockets() {
+        if (except.isEmpty() && from == null && rooms.size() <= 1) {
+            // One room, or the whole namespace, nobody excepted: no set to build.
+            return new ArrayList<>(rooms.isEmpty() ? namespace.sockets() : namespace.members(rooms.iterator().next()));
+        }
         Set<SioSocket> targets = new HashSet<>();
         if (rooms.isEmpty()) {
             targets.addAll(namespace.sockets());
@@ -69,8 +73,18 @@ public final class Broadcast {
             }
             recovery.keep(offset, namespace.name(), rooms, skip, e.text());
         }
-        for (SioSocket s : sockets()) {
-            s.sendEncoded(e);
+        if (!e.attachments().isEmpty()) {
+            for (SioSocket s : sockets()) {
+                s.sendEncoded(e);
+            }
+            return;
         }
+        // Text only (nearly every broadcast): encoded once, one task per event loop.
+        List<SioSocket> targets = sockets();
+        List<dev.crossgate.realtime.engine.EngineSocket> sessions = new ArrayList<>(targets.size());
+        for (SioSocket s : targets) {
+            sessions.add(s.session());
+        }
+        dev.crossgate.realtime.engine.SharedMessage.send(e.text(), sessions);
     }
 }

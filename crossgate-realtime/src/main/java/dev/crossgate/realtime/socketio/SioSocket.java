@@ -335,6 +335,11 @@ public final class SioSocket {
         return new Encoded(new SioPacket(t, nsp, ackId, a, attachments.size()).encode(), attachments);
     }
 
+    /** The Engine.IO session under this socket. */
+    dev.crossgate.realtime.engine.EngineSocket session() {
+        return client.engine();
+    }
+
     void sendEncoded(Encoded e) {
         client.send(e);
     }

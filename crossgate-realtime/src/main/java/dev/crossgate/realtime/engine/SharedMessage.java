@@ -1,0 +1,87 @@
+package dev.crossgate.realtime.engine;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoop;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One text message for many sessions (a broadcast), encoded once. Server-to-client WebSocket frames are not
+ * masked, so every WebSocket session gets the same frame bytes (header and payload, built once and shared);
+ * polling sessions get the text in their next payload. Sessions are grouped by event loop, so a broadcast
+ * to thousands of sessions is one task per loop, not one per session.
+ */
+public final class SharedMessage {
+    private final String text;
+    private final ByteBuf frame;
+
+    private SharedMessage(String text) {
+        this.text = text;
+        this.frame = textFrame("4" + text);
+    }
+
+    /** Sends the Engine.IO message {@code text} to every session of {@code targets}; returns at once. */
+    public static void send(String text, Iterable<EngineSocket> targets) {
+        Map<EventLoop, List<EngineSocket>> byLoop = new IdentityHashMap<>();
+        for (EngineSocket s : targets) {
+            byLoop.computeIfAbsent(s.eventLoop(), l -> new ArrayList<>()).add(s);
+        }
+        if (byLoop.isEmpty()) {
+            return;
+        }
+        SharedMessage m = new SharedMessage(text);
+        for (Map.Entry<EventLoop, List<EngineSocket>> e : byLoop.entrySet()) {
+            m.frame.retain();
+            List<EngineSocket> group = e.getValue();
+            Runnable task = () -> {
+                try {
+                    for (EngineSocket s : group) {
+                        s.sendShared(m);
+                    }
+                } finally {
+                    m.frame.release();
+                }
+            };
+            if (e.getKey().inEventLoop()) {
+                task.run();
+            } else {
+                e.getKey().execute(task);
+            }
+        }
+        m.frame.release();
+    }
+
+    String text() {
+        return text;
+    }
+
+    /** The frame for one more session: the shared bytes, with their own reader index and reference. */
+    ByteBuf frame() {
+        return frame.retainedDuplicate();
+    }
+
+    /** A complete, unmasked, final text frame (RFC 6455 section 5.2) carrying {@code payload}. */
+    static ByteBuf textFrame(String payload) {
+        int length = ByteBufUtil.utf8Bytes(payload);
+        int header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+        ByteBuf b = Unpooled.directBuffer(header + length);
+        b.writeByte(0x81);
+        if (length < 126) {
+            b.writeByte(length);
+        } else if (length < 65536) {
+            b.writeByte(126);
+            b.writeShort(length);
+        } else {
+            b.writeByte(127);
+            b.writeLong(length);
+        }
+        int written = b.writeCharSequence(payload, StandardCharsets.UTF_8);
+        assert written == length;
+        return b;
+    }
+}
