@@ -159,7 +159,7 @@ public final class EngineSocket {
             return;
         }
         if (transport == Transport.WEBSOCKET && ws != null && buffer.isEmpty()) {
-            ws.writeAndFlush(m.frame(), ws.voidPromise());
+            m.writeTo(ws);
             return;
         }
         buffer.add(EnginePacket.text(EnginePacket.Type.MESSAGE, m.text()));

@@ -3,18 +3,23 @@ package dev.crossgate.realtime.engine;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One text message for many sessions (a broadcast), encoded once. Server-to-client WebSocket frames are not
  * masked, so every WebSocket session gets the same frame bytes (header and payload, built once and shared);
  * polling sessions get the text in their next payload. Sessions are grouped by event loop, so a broadcast
- * to thousands of sessions is one task per loop, not one per session.
+ * to thousands of sessions is one task per loop, not one per session, and flushes are consolidated per
+ * connection ({@link #writeTo}).
  */
 public final class SharedMessage {
     private final String text;
@@ -60,9 +65,34 @@ public final class SharedMessage {
         return text;
     }
 
-    /** The frame for one more session: the shared bytes, with their own reader index and reference. */
-    ByteBuf frame() {
-        return frame.retainedDuplicate();
+    /**
+     * Writes the shared frame to a session's WebSocket, on its event loop. The flush is consolidated: one
+     * flush per connection after the tasks already queued on the loop have run, so a burst of broadcasts
+     * leaves in one write per connection instead of one per message.
+     */
+    void writeTo(Channel ws) {
+        ws.write(frame.retainedDuplicate(), ws.voidPromise());
+        Set<Channel> pending = UNFLUSHED.get();
+        if (pending.isEmpty()) {
+            ws.eventLoop().execute(SharedMessage::flushPending);
+        }
+        pending.add(ws);
+    }
+
+    /** Connections of this event loop with broadcast frames written but not flushed. */
+    private static final FastThreadLocal<Set<Channel>> UNFLUSHED = new FastThreadLocal<>() {
+        @Override
+        protected Set<Channel> initialValue() {
+            return Collections.newSetFromMap(new IdentityHashMap<>());
+        }
+    };
+
+    private static void flushPending() {
+        Set<Channel> pending = UNFLUSHED.get();
+        for (Channel ch : pending) {
+            ch.flush();
+        }
+        pending.clear();
     }
 
     /** A complete, unmasked, final text frame (RFC 6455 section 5.2) carrying {@code payload}. */
