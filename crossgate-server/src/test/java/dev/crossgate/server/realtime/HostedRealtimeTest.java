@@ -473,4 +473,48 @@ class HostedRealtimeTest {
         }
     }
 
+
+    @Test
+    void hookCallsAreBoundedInNumberAndTheOverflowIsRefusedAtOnce() throws Exception {
+        start("""
+                hooks:
+                  event: /hooks/event
+                  timeout: 5s
+                  maxConcurrent: 1
+                  maxQueued: 1
+                """, "websocket:\n  missingOrigin: allow");
+        Socket a = client("/", new String[] {WebSocket.NAME}, Map.of());
+        Socket b = client("/", new String[] {WebSocket.NAME}, Map.of());
+        Socket c = client("/", new String[] {WebSocket.NAME}, Map.of());
+        assertThat(connect(a)).isNull();
+        assertThat(connect(b)).isNull();
+        assertThat(connect(c)).isNull();
+        // One call in flight (3 s), one waiting for the slot, the third refused at once.
+        CompletableFuture<Object[]> first = new CompletableFuture<>();
+        a.emit("slow", new Object[0], (Ack) first::complete);
+        assertThat(eventCalls.poll(5, TimeUnit.SECONDS).path("event").asText()).isEqualTo("slow");
+        CompletableFuture<Object[]> second = new CompletableFuture<>();
+        b.emit("chat", new Object[] {"queued"}, (Ack) second::complete);
+        Thread.sleep(200);
+        long t0 = System.nanoTime();
+        JSONObject third = ((JSONObject) emitWithAck(c, "chat", "refused")[0]).getJSONObject("error");
+        assertThat(third.getString("reason")).isEqualTo("realtime.hook_overloaded");
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(2000); // refused, not queued
+        assertThat(first.get(10, TimeUnit.SECONDS)).containsExactly("too late");
+        assertThat(second.get(10, TimeUnit.SECONDS)).containsExactly("stored", "queued"); // the waiting call ran after the slot freed
+        // A socket's events reach the hook one at a time, in order.
+        List<Object> order = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CompletableFuture<Object[]> last = new CompletableFuture<>();
+        for (int i = 0; i < 5; i++) {
+            int n = i;
+            a.emit("chat", new Object[] {"m" + i}, (Ack) args -> {
+                order.add(args[1]);
+                if (n == 4) {
+                    last.complete(args);
+                }
+            });
+        }
+        last.get(10, TimeUnit.SECONDS);
+        assertThat(order).containsExactly("m0", "m1", "m2", "m3", "m4");
+    }
 }
