@@ -238,7 +238,7 @@ public final class ConfigLoader {
         CrossgateConfig.WebSocket webSocket = bindWebSocket(b, top.section("websocket"), def);
         CrossgateConfig.Auth auth = AuthBinding.bind(b, top.section("auth"), profile, def, options.workingDirectory());
         CrossgateConfig.Limits limits = bindLimits(b, top.section("limits"), profile, def);
-        CrossgateConfig.Realtime realtime = RealtimeBinding.bind(b, top, top.section("realtime"), profile, def, auth, adminEnabled);
+        CrossgateConfig.Realtime realtime = RealtimeBinding.bind(b, top, top.section("realtime"), profile, def, auth, webSocket, adminEnabled);
 
         b.finish(OTHER_ENV);
         List<ConfigProblem> problems = b.problems();

@@ -18,7 +18,7 @@ final class RealtimeBinding {
     private RealtimeBinding() {}
 
     static CrossgateConfig.Realtime bind(Binder b, Section top, Section rt, Profile profile, Source def, CrossgateConfig.Auth auth,
-                                         boolean adminEnabled) {
+                                         CrossgateConfig.WebSocket webSocket, boolean adminEnabled) {
         b.declare(rt, "enabled", "path", "namespaces", "pingInterval", "pingTimeout", "maxPayload", "connectTimeout", "stickyCookie",
                 "recovery", "token", "hooks", "publish");
         // The section's presence in the file turns hosted mode on; enabled: false keeps it written but off.
@@ -109,6 +109,16 @@ final class RealtimeBinding {
             b.warn("realtime.token", tokenRaw.source(), tokenRaw.value(),
                     "realtime: any page on an allowed origin (and any native client) can connect: neither a token nor a connect hook is required",
                     "set realtime.token: required, or realtime.hooks.connect to let your backend decide");
+        }
+        if (enabled && (webSocket.covers(path) || webSocket.covers(path.substring(0, path.length() - 1)))) {
+            b.warn("websocket.paths", b.sourceOf("websocket.paths"), String.join(", ", webSocket.paths()),
+                    "websocket.paths covers " + path + ", which hosted mode answers itself: those upgrades never reach the upstream",
+                    "remove " + path + " from websocket.paths, or turn realtime off to proxy Socket.IO to your own server");
+        }
+        if (enabled && auth.requiredFor(path)) {
+            b.warn("auth.paths", b.sourceOf("auth.paths"), String.join(", ", auth.paths()),
+                    "auth.paths covers " + path + ", but Socket.IO requests are checked at CONNECT, by realtime.token, not per request",
+                    "set realtime.token: required, and remove " + path + " from auth.paths");
         }
         return new CrossgateConfig.Realtime(enabled, path, List.copyOf(namespaces), ping.value(), pingTimeout.value(),
                 (int) Math.max(1024, Math.min(payload.value(), 100_000_000L)), connectTimeout.value(), cookie.value(),

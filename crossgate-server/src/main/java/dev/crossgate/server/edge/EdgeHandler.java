@@ -428,7 +428,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         } else if (corsAnswered(ex)) {
             return;
         }
-        if (!req.uri().contains("sid=")) {
+        if (!req.uri().contains("?sid=") && !req.uri().contains("&sid=")) {
             Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
             if (rate != null) {
                 refuse(ex, rate);

@@ -410,5 +410,9 @@ class ConfigLoaderTest {
         ConfigLoader.Result open = load("profile: prod\nhosts: [api.example.com]\nrealtime:\n  enabled: true\n");
         assertThat(open.errors()).isEmpty();
         assertThat(open.problems()).singleElement().satisfies(p -> assertThat(p.message()).contains("any page on an allowed origin"));
+        ConfigLoader.Result overlap = load("profile: dev\nwebsocket:\n  paths: [/socket.io]\nauth:\n  paths: [/socket.io]\n  jwt:\n"
+                + "    secret: 0123456789abcdef0123456789abcdef-long-enough\nrealtime:\n  token: required\n");
+        assertThat(overlap.errors()).isEmpty();
+        assertThat(overlap.problems()).extracting(ConfigProblem::path).containsExactlyInAnyOrder("websocket.paths", "auth.paths");
     }
 }
