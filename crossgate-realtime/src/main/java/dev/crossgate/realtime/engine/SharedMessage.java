@@ -66,12 +66,24 @@ public final class SharedMessage {
     }
 
     /**
-     * Writes the shared frame to a session's WebSocket, on its event loop. The flush is consolidated: one
-     * flush per connection after the tasks already queued on the loop have run, so a burst of broadcasts
-     * leaves in one write per connection instead of one per message.
+     * Writes the shared frame to a session's WebSocket. The flush is consolidated: one flush per connection
+     * after the tasks already queued on its event loop have run, so a burst of broadcasts leaves in one write
+     * per connection instead of one per message. The connection's loop is not always the session's (a
+     * WebSocket that upgraded a polling session was accepted on any loop): the write is then handed to it.
      */
     void writeTo(Channel ws) {
-        ws.write(frame.retainedDuplicate(), ws.voidPromise());
+        ByteBuf f = frame.retainedDuplicate();
+        EventLoop loop = ws.eventLoop();
+        if (loop.inEventLoop()) {
+            writeOnLoop(ws, f);
+        } else {
+            loop.execute(() -> writeOnLoop(ws, f));
+        }
+    }
+
+    /** On {@code ws}'s own event loop: write now, flush once that loop's queued tasks have run. */
+    private static void writeOnLoop(Channel ws, ByteBuf f) {
+        ws.write(f, ws.voidPromise());
         Set<Channel> pending = UNFLUSHED.get();
         if (pending.isEmpty()) {
             ws.eventLoop().execute(SharedMessage::flushPending);
