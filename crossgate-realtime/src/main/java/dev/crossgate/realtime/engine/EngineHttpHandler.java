@@ -52,6 +52,7 @@ public final class EngineHttpHandler extends ChannelInboundHandlerAdapter implem
     @Override
     public void upgraded(ChannelHandlerContext ctx, EngineSocket s) {
         pollingSession = null;
+        ctx.pipeline().remove(this); // the connection carries frames only now; one handler less per WebSocket
     }
 
     @Override

@@ -46,7 +46,8 @@ public final class EngineSocket {
     private final HttpHeaders handshakeHeaders;
     private final String remoteAddress;
     private Transport transport;
-    private final ArrayDeque<EnginePacket> buffer = new ArrayDeque<>();
+    /** Packets waiting for a transport (a poll, or the end of an upgrade); small, as it is empty nearly always. */
+    private final ArrayDeque<EnginePacket> buffer = new ArrayDeque<>(2);
     private ChannelHandlerContext pendingGet;
     private EngineConnection pendingConn;
     private FullHttpRequest pendingGetRequest;
@@ -57,7 +58,8 @@ public final class EngineSocket {
     private ScheduledFuture<?> pongDeadline;
     private ScheduledFuture<?> upgradeDeadline;
     private Listener listener;
-    private final List<EnginePacket> early = new ArrayList<>();
+    /** Messages that arrived before the listener was set (created when one does). */
+    private List<EnginePacket> early;
 
     EngineSocket(String id, EngineServer server, EventLoop loop, Transport transport, String handshakeUri,
                  HttpHeaders handshakeHeaders, String remoteAddress) {
@@ -110,8 +112,8 @@ public final class EngineSocket {
     public void listener(Listener l) {
         run(() -> {
             listener = l;
-            List<EnginePacket> pending = new ArrayList<>(early);
-            early.clear();
+            List<EnginePacket> pending = early == null ? List.of() : early;
+            early = null;
             for (EnginePacket p : pending) {
                 l.onMessage(this, p);
             }
@@ -249,6 +251,9 @@ public final class EngineSocket {
                 if (listener != null) {
                     listener.onMessage(this, p);
                 } else {
+                    if (early == null) {
+                        early = new ArrayList<>(2);
+                    }
                     early.add(p);
                 }
             }

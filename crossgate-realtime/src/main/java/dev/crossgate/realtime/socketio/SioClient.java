@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 final class SioClient implements EngineSocket.Listener {
     private final SocketIoServer server;
     private final EngineSocket engine;
-    private final Map<String, SioSocket> sockets = new HashMap<>();
+    private final Map<String, SioSocket> sockets = new HashMap<>(2); // one namespace, nearly always
     private SioPacket awaiting;
     private List<byte[]> attachments;
     private ScheduledFuture<?> connectTimer;
