@@ -132,7 +132,7 @@ md="bench/results/$NAME.md"
   echo "Crossgate / Node.js: **${ratio}x**. Target: at most 5 KiB per connection: $met ($cg_per KiB)."
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); machine: nproc $(nproc), $(uname -srm)"
-  echo "- Crossgate: commit $(git rev-parse --short HEAD); java: $(java -version 2>&1 | head -n 1)"
+  echo "- Crossgate: commit $(git rev-parse --short HEAD); java: $(java -version 2>&1 | head -n 1); $(grep -h -m1 '^JVM ' "$tmp"/crossgate-*.out 2>/dev/null | head -n 1)"
   echo "- raw output: \`$raw\`"
 } >"$md"
 cat "$md"

@@ -1,26 +1,37 @@
 package dev.crossgate.realtime.engine;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
 
 /**
- * The WebSocket frames of one connection, each an Engine.IO packet of one session (the session's own
- * WebSocket, or the probe of its upgrade from polling). Placed in the pipeline before the WebSocket
- * handshake is answered, so no frame can arrive before it; other messages pass on untouched.
+ * The WebSocket frames of one connection, each message an Engine.IO packet of one session (the session's
+ * own WebSocket, or the probe of its upgrade from polling). A fragmented message is reassembled here, up to
+ * {@code maxPayload} bytes (close 1009 beyond), so no separate aggregator is needed per connection. Placed in
+ * the pipeline before the WebSocket handshake is answered, so no frame can arrive before it; other messages
+ * pass on untouched.
  */
 public final class EngineFrameHandler extends ChannelInboundHandlerAdapter {
     private final EngineSocket session;
+    private final int maxPayload;
+    /** The fragments of a message being received (null between messages), and whether it is binary. */
+    private CompositeByteBuf fragments;
+    private boolean fragmentsBinary;
 
-    EngineFrameHandler(EngineSocket session) {
+    EngineFrameHandler(EngineSocket session, int maxPayload) {
         this.session = session;
+        this.maxPayload = maxPayload;
     }
 
     @Override
@@ -49,18 +60,38 @@ public final class EngineFrameHandler extends ChannelInboundHandlerAdapter {
         if (frame instanceof PongWebSocketFrame) {
             return;
         }
+        boolean continuation = frame instanceof ContinuationWebSocketFrame;
+        if (continuation != (fragments != null) || !(continuation || frame instanceof TextWebSocketFrame || frame instanceof BinaryWebSocketFrame)) {
+            fail(ctx, 1002, "parse error"); // a continuation with no message begun, or a new message inside one
+            return;
+        }
+        if (!frame.isFinalFragment() || continuation) {
+            if (fragments == null) {
+                fragments = ctx.alloc().compositeBuffer();
+                fragmentsBinary = frame instanceof BinaryWebSocketFrame;
+            }
+            if (fragments.readableBytes() + frame.content().readableBytes() > maxPayload) {
+                fail(ctx, 1009, "message too big");
+                return;
+            }
+            fragments.addComponent(true, frame.content().retain());
+            if (!frame.isFinalFragment()) {
+                return;
+            }
+        }
+        ByteBuf content = fragments != null ? fragments : frame.content();
+        boolean binary = fragments != null ? fragmentsBinary : frame instanceof BinaryWebSocketFrame;
         EnginePacket p;
-        if (frame instanceof BinaryWebSocketFrame) {
-            p = EnginePacket.binaryMessage(ByteBufUtil.getBytes(frame.content()));
-        } else if (frame instanceof TextWebSocketFrame t) {
-            p = EnginePacket.decodeText(t.text());
-        } else {
-            p = null;
+        try {
+            p = binary ? EnginePacket.binaryMessage(ByteBufUtil.getBytes(content)) : EnginePacket.decodeText(content.toString(StandardCharsets.UTF_8));
+        } finally {
+            if (fragments != null) {
+                fragments.release();
+                fragments = null;
+            }
         }
         if (p == null) {
-            // Not a packet: the session ends and the connection closes.
-            s.eventLoop().execute(() -> s.onWebSocketClosed(ctx.channel(), "parse error"));
-            ctx.writeAndFlush(new CloseWebSocketFrame(1002, "parse error")).addListener(f -> ctx.close());
+            fail(ctx, 1002, "parse error"); // not a packet
             return;
         }
         if (s.eventLoop().inEventLoop()) {
@@ -70,8 +101,23 @@ public final class EngineFrameHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** The session ends and the connection closes with {@code code}. */
+    private void fail(ChannelHandlerContext ctx, int code, String reason) {
+        if (fragments != null) {
+            fragments.release();
+            fragments = null;
+        }
+        EngineSocket s = session;
+        s.eventLoop().execute(() -> s.onWebSocketClosed(ctx.channel(), code == 1009 ? "transport error" : "parse error"));
+        ctx.writeAndFlush(new CloseWebSocketFrame(code, reason)).addListener(f -> ctx.close());
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (fragments != null) {
+            fragments.release();
+            fragments = null;
+        }
         EngineSocket s = session;
         s.eventLoop().execute(() -> s.onWebSocketClosed(ctx.channel(), "transport close"));
         ctx.fireChannelInactive();

@@ -15,7 +15,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import java.net.InetSocketAddress;
@@ -236,13 +235,12 @@ public final class EngineServer {
     }
 
     /**
-     * The handlers of a session's WebSocket, placed before the HTTP handler ahead of the handshake, so that
-     * every frame after the 101 finds them: an aggregator (an Engine.IO packet is one message, and a client
-     * may fragment it), then the session's frame handler.
+     * The handler of a session's WebSocket (which also reassembles fragmented messages: an Engine.IO packet is
+     * one message), placed before the HTTP handler ahead of the handshake, so that every frame after the 101
+     * finds it.
      */
     private void addFrameHandlers(ChannelHandlerContext ctx, EngineSocket s) {
-        ctx.pipeline().addBefore(ctx.name(), "engine-ws-aggregator", new WebSocketFrameAggregator(options.maxPayload()));
-        ctx.pipeline().addBefore(ctx.name(), "engine-ws", new EngineFrameHandler(s));
+        ctx.pipeline().addBefore(ctx.name(), "engine-ws", new EngineFrameHandler(s, options.maxPayload()));
     }
 
     /** The WebSocket Origin check, from the same policy as CORS; answers 403 and returns false when refused. */

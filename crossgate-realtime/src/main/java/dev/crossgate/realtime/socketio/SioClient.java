@@ -139,12 +139,13 @@ final class SioClient implements EngineSocket.Listener {
         Map<String, Object> auth = p.data() == null ? new HashMap<>() : new HashMap<>((Map<String, Object>) SioPacket.fromJson(p.data(), List.of()));
         Object pid = auth.remove("pid");
         Object offset = auth.remove("offset");
+        Map<String, Object> payload = auth.isEmpty() ? Map.of() : java.util.Collections.unmodifiableMap(auth);
         Recovery recovery = server.recovery();
         if (recovery != null && pid instanceof String id && offset instanceof String off) {
             Recovery.Saved saved = recovery.take(id);
             List<String> missed = saved == null || !saved.namespace().equals(nsp) ? null : recovery.missed(nsp, off, saved.rooms());
             if (missed != null) {
-                SioSocket socket = new SioSocket(saved.sid(), ns, this, java.util.Collections.unmodifiableMap(auth));
+                SioSocket socket = new SioSocket(saved.sid(), ns, this, payload);
                 socket.recovery(id, true);
                 socket.data().putAll(saved.data());
                 for (String room : saved.rooms()) {
@@ -154,7 +155,7 @@ final class SioClient implements EngineSocket.Listener {
                 return;
             }
         }
-        SioSocket socket = new SioSocket(Ids.random(), ns, this, java.util.Collections.unmodifiableMap(auth));
+        SioSocket socket = new SioSocket(Ids.random(), ns, this, payload);
         if (recovery != null) {
             socket.recovery(Ids.random(), false);
         }

@@ -232,6 +232,26 @@ class EngineProtocolTest {
     }
 
     @Test
+    void aFragmentedMessageIsOnePacketAndOneBeyondMaxPayloadClosesWith1009() throws Exception {
+        start(EngineOptions.defaults("/engine.io/").withMaxPayload(2048));
+        Ws l = new Ws();
+        WebSocket w = ws(l, "");
+        assertThat((String) l.messages.poll(5, TimeUnit.SECONDS)).startsWith("0{");
+        // Text in two fragments (non-ASCII in both), and binary in three.
+        w.sendText("4hé", false).get(5, TimeUnit.SECONDS);
+        w.sendText("llo wörld", true).get(5, TimeUnit.SECONDS);
+        assertThat(l.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("4héllo wörld");
+        w.sendBinary(ByteBuffer.wrap(new byte[] {1}), false).get(5, TimeUnit.SECONDS);
+        w.sendBinary(ByteBuffer.wrap(new byte[] {2, 3}), false).get(5, TimeUnit.SECONDS);
+        w.sendBinary(ByteBuffer.wrap(new byte[] {4}), true).get(5, TimeUnit.SECONDS);
+        assertThat((byte[]) l.messages.poll(5, TimeUnit.SECONDS)).containsExactly(1, 2, 3, 4);
+        // 1,500 + 1,500 bytes in fragments: each frame is allowed, the message is not.
+        w.sendText("4" + "x".repeat(1499), false).get(5, TimeUnit.SECONDS);
+        w.sendText("y".repeat(1500), true).get(5, TimeUnit.SECONDS);
+        assertThat(l.closed.get(5, TimeUnit.SECONDS)).isEqualTo(1009);
+    }
+
+    @Test
     void theServerPingsOverPollingAndClosesASessionThatDoesNotAnswer() throws Exception {
         startDefault();
         String sid = session();

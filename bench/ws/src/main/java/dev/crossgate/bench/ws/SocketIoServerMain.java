@@ -16,6 +16,9 @@ public final class SocketIoServerMain {
         SocketIoServer io = SocketIoServer.builder().build();
         io.of("/").onConnection(socket -> { });
         RealtimeHttpServer http = io.listen("127.0.0.1", port);
+        System.out.println("JVM availableProcessors=" + Runtime.getRuntime().availableProcessors() + " gc="
+                + java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream()
+                        .map(java.lang.management.GarbageCollectorMXBean::getName).collect(java.util.stream.Collectors.joining(", ")));
         System.out.println("READY " + http.port());
         Thread.sleep(30L * 60 * 1000); // bounded: 30 minutes at most
         http.close();
