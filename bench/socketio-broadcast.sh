@@ -27,7 +27,7 @@
 # anything else running on them skews the figures; the results flag measurements where the CPUs were much busier
 # than the two processes.
 # Knobs: RUNS=3 CLIENTS=1000 SIZE=64 BURST=10 WINDOW=4 WARMUP=10 DURATION=15 QUIET_WAIT=60 (seconds) SUT_CPU=0 LOAD_CPU=1,
-# CROSSGATE_JAVA_OPTS="..." (JVM options for Crossgate's server, none by default),
+# CROSSGATE_JAVA_OPTS="..." (JVM options for Crossgate's server, after those of jvm.options; LAUNCHER_OPTIONS=0 drops jvm.options),
 # RESULTS_NAME=socketio-broadcast. Installs nothing with apt; needs node/npm (scripts/install-browser-deps.sh
 # installs them) and npm ci's its own node_modules. Loopback only.
 set -euo pipefail
@@ -43,7 +43,10 @@ DURATION="${DURATION:-15}"
 SUT_CPU="${SUT_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 QUIET_WAIT="${QUIET_WAIT:-60}"
-JAVA_OPTS_EXTRA="${CROSSGATE_JAVA_OPTS:-}"
+# The launcher's JVM options (jvm.options), as ./crossgate runs; LAUNCHER_OPTIONS=0 leaves the JVM its own choices.
+LAUNCHER_JAVA_OPTS=""
+if [[ "${LAUNCHER_OPTIONS:-1}" != 0 ]]; then LAUNCHER_JAVA_OPTS="$(grep -v -e '^#' -e '^[[:space:]]*$' jvm.options | tr '\n' ' ')"; fi
+JAVA_OPTS_EXTRA="${LAUNCHER_JAVA_OPTS}${CROSSGATE_JAVA_OPTS:-}"
 NAME="${RESULTS_NAME:-socketio-broadcast}"
 P_NODE=18303
 P_CG=18304

@@ -12,7 +12,7 @@
 # so fixed costs (JIT, code, pools) do not count. Writes bench/results/socketio-memory.md and a raw file.
 # RUNS rounds (each round measures both servers, one after the other); the table shows every round and the
 # median of the marginal figures. Knobs: RUNS=3 TOTAL=10000 STEP=5000 SETTLE=5 SUT_CPU=0 LOAD_CPU=1, CROSSGATE_JAVA_OPTS="..." (JVM options for Crossgate's
-# server, none by default), RESULTS_NAME=socketio-memory. Installs nothing with apt; needs node/npm
+# server, after those of jvm.options; LAUNCHER_OPTIONS=0 drops jvm.options), RESULTS_NAME=socketio-memory. Installs nothing with apt; needs node/npm
 # (scripts/install-browser-deps.sh installs them) and npm ci's its own node_modules. Loopback only.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +23,10 @@ STEP="${STEP:-5000}"
 SETTLE="${SETTLE:-5}"
 SUT_CPU="${SUT_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
-JAVA_OPTS_EXTRA="${CROSSGATE_JAVA_OPTS:-}"
+# The launcher's JVM options (jvm.options), as ./crossgate runs; LAUNCHER_OPTIONS=0 leaves the JVM its own choices.
+LAUNCHER_JAVA_OPTS=""
+if [[ "${LAUNCHER_OPTIONS:-1}" != 0 ]]; then LAUNCHER_JAVA_OPTS="$(grep -v -e '^#' -e '^[[:space:]]*$' jvm.options | tr '\n' ' ')"; fi
+JAVA_OPTS_EXTRA="${LAUNCHER_JAVA_OPTS}${CROSSGATE_JAVA_OPTS:-}"
 NAME="${RESULTS_NAME:-socketio-memory}"
 P_NODE=18301
 P_CG=18302
