@@ -81,6 +81,9 @@ final class DoctorCommand implements Callable<Integer> {
     @Option(names = "--ca", paramLabel = "FILE", description = "PEM certificate(s) to trust besides the system's (a private CA).")
     Path ca;
 
+    @Option(names = "--resolve", paramLabel = "HOST=ADDR[,ADDR]", description = "Use these addresses for HOST instead of DNS, as curl's --resolve (repeatable); a new server before its DNS, or one address of several.")
+    List<String> resolve = new ArrayList<>();
+
     @Option(names = "--timeout", paramLabel = "DURATION", description = "Each probe's timeout (default: 5s).")
     String timeout = "5s";
 
@@ -177,6 +180,31 @@ final class DoctorCommand implements Callable<Integer> {
         if (sioPath != null && !sioPath.startsWith("/")) {
             problems.add("--socketio " + sioPath + ": a path starting with /, such as /socket.io/");
         }
+        java.util.Map<String, List<java.net.InetAddress>> resolved = new java.util.LinkedHashMap<>();
+        for (String r : resolve) {
+            int eq = r.indexOf('=');
+            List<java.net.InetAddress> list = new ArrayList<>();
+            if (eq > 0) {
+                for (String a : r.substring(eq + 1).split(",")) {
+                    String lit = a.trim().replaceAll("^\\[|\\]$", "");
+                    if (!lit.matches("[0-9.]+|[0-9a-fA-F:]+")) {
+                        list = null;
+                        break;
+                    }
+                    try {
+                        list.add(java.net.InetAddress.getByName(lit)); // a literal: no lookup
+                    } catch (java.net.UnknownHostException e) {
+                        list = null;
+                        break;
+                    }
+                }
+            }
+            if (eq <= 0 || list == null || list.isEmpty()) {
+                problems.add("--resolve " + r + ": write HOST=ADDRESS[,ADDRESS], such as api.example.com=203.0.113.7,2001:db8::7");
+            } else {
+                resolved.put(r.substring(0, eq).trim(), list);
+            }
+        }
         if (!problems.isEmpty()) {
             for (String p : problems) {
                 spec.commandLine().getErr().println("crossgate doctor: " + p);
@@ -185,6 +213,9 @@ final class DoctorCommand implements Callable<Integer> {
         }
         Options o = Options.of(target).withOrigins(List.copyOf(originSet)).withMethod(method, hs, credentials)
                 .withWebSocket(wsPath, wsProtocols, hold).withSocketIo(sioPath).withToken(token).withTimeouts(probe, all).withTrust(trust);
+        for (var e : resolved.entrySet()) {
+            o = o.withResolve(e.getKey(), e.getValue());
+        }
         Report report = Doctor.run(o);
         if (json) {
             spec.commandLine().getOut().print(Output.json(report));

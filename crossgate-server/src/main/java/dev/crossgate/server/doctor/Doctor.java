@@ -31,16 +31,41 @@ public final class Doctor {
         URI url = o.url();
         String scheme = url.getScheme().toLowerCase(Locale.ROOT);
         int port = url.getPort() > 0 ? url.getPort() : scheme.equals("https") ? 443 : 80;
-        String host = url.getHost();
+        String host = url.getHost().startsWith("[") ? url.getHost().substring(1, url.getHost().length() - 1) : url.getHost();
 
         // 1. DNS: every address, each probed on its own.
-        List<InetAddress> addresses = resolve(host, findings);
+        List<InetAddress> given = o.resolve().get(host.toLowerCase(Locale.ROOT));
+        List<InetAddress> addresses = given != null ? given : resolve(host, findings);
+        if (given != null) {
+            findings.add(Finding.pass("dns", host, "dns.given", host + " resolved as given (--resolve): " + given.stream()
+                    .map(InetAddress::getHostAddress).toList() + "; each is probed on its own", List.of()));
+        }
         Http.Target primary = null;
+        java.util.Map<String, Integer> statusByAddress = new java.util.LinkedHashMap<>();
         for (InetAddress a : addresses) {
             Http.Target t = new Http.Target(scheme, host, port, a);
-            if (connectAndTls(o, t, findings) && primary == null) {
-                primary = t;
+            if (connectAndTls(o, t, findings)) {
+                if (primary == null) {
+                    primary = t;
+                }
+                // The same request on every address: behind one name, they should answer alike.
+                try {
+                    Probe ap = new Probe(o, t, findings, deadline);
+                    statusByAddress.put(t.where(), ap.request("GET", ap.pathAndQuery(), Probe.headers("Accept", "*/*"), null).status());
+                } catch (IOException e) {
+                    statusByAddress.put(t.where(), -1);
+                }
             }
+        }
+        if (new java.util.HashSet<>(statusByAddress.values()).size() > 1) {
+            List<String> ev = new ArrayList<>();
+            statusByAddress.forEach((a, st) -> ev.add("GET " + url.getRawPath() + " on " + a + " -> " + (st < 0 ? "no answer" : "HTTP " + st)));
+            findings.add(Finding.fail("dns", "addresses agree", "dns.addresses_differ", "the addresses of " + host + " answer the same request"
+                    + " differently: clients resolving to one or the other see different servers", ev,
+                    "make every address serve the same deployment, or remove the stale one from DNS (an old AAAA record is common)"));
+        } else if (statusByAddress.size() > 1) {
+            findings.add(Finding.pass("dns", "addresses agree", "dns.addresses_agree", statusByAddress.size() + " addresses answer alike",
+                    List.of()));
         }
         if (primary == null) {
             if (!addresses.isEmpty()) {
@@ -176,17 +201,20 @@ public final class Doctor {
         Instant notAfter = leaf.getNotAfter().toInstant();
         Instant now = Instant.now();
         boolean problem = false;
+        boolean dates = false;
         if (notAfter.isBefore(now)) {
+            dates = true;
             findings.add(Finding.fail("tls", "certificate " + where, "tls.expired", "the certificate expired on " + notAfter, ev,
                     "renew it (certbot renew, or your provider's automatic renewal)"));
             problem = true;
         } else if (leaf.getNotBefore().toInstant().isAfter(now)) {
+            dates = true;
             findings.add(Finding.fail("tls", "certificate " + where, "tls.not_yet_valid", "the certificate is valid only from "
                     + leaf.getNotBefore().toInstant(), ev, "check the server's clock and the certificate"));
             problem = true;
         } else if (notAfter.isBefore(now.plus(EXPIRY_WARNING))) {
             findings.add(Finding.warn("tls", "certificate " + where, "tls.expires_soon", "the certificate expires on " + notAfter + ", in "
-                    + Duration.between(now, notAfter).toDays() + " days", ev, "renew it now, and check that renewal is automatic"));
+                    + (Duration.between(now, notAfter).toHours() + 23) / 24 + " days", ev, "renew it now, and check that renewal is automatic"));
         }
         if (!matchesHost(leaf, t.host())) {
             findings.add(Finding.fail("tls", "certificate " + where, "tls.hostname_mismatch", "the certificate is not for " + t.host()
@@ -194,7 +222,8 @@ public final class Doctor {
                     + (Http.isIpLiteral(t.host()) ? "" : ", and check SNI routing on the server")));
             problem = true;
         }
-        if (tls.trustProblem() != null) {
+        // A chain refused only for its dates was reported as such above: a browser says ERR_CERT_DATE_INVALID, not "untrusted".
+        if (tls.trustProblem() != null && !(tls.dateOnly() && dates)) {
             boolean selfSigned = leaf.getSubjectX500Principal().equals(leaf.getIssuerX500Principal());
             findings.add(Finding.fail("tls", "certificate " + where, selfSigned ? "tls.self_signed" : "tls.untrusted",
                     (selfSigned ? "the certificate is self-signed" : "the certificate chain is not trusted") + ": " + tls.trustProblem(), ev,

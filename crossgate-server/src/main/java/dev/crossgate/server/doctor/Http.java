@@ -44,7 +44,7 @@ final class Http {
 
         /** The Host header value: the name, and the port unless it is the scheme's default. */
         String authority() {
-            String h = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
+            String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
             return port == (tls() ? 443 : 80) ? h : h + ":" + port;
         }
 
@@ -54,8 +54,11 @@ final class Http {
         }
     }
 
-    /** What the TLS handshake showed. {@code trustProblem} is null when the chain is trusted. */
-    record TlsInfo(String protocol, String cipher, String alpn, List<X509Certificate> chain, String trustProblem) {}
+    /**
+     * What the TLS handshake showed. {@code trustProblem} is null when the chain is trusted; {@code dateOnly} says
+     * the chain was refused only for a certificate's validity dates (reported as such, not as an untrusted chain).
+     */
+    record TlsInfo(String protocol, String cipher, String alpn, List<X509Certificate> chain, String trustProblem, boolean dateOnly) {}
 
     /** An open connection, with its TLS details when it is TLS. */
     static final class Connection implements AutoCloseable {
@@ -156,7 +159,7 @@ final class Http {
             }
             String negotiated = ssl.getApplicationProtocol();
             TlsInfo info = new TlsInfo(ssl.getSession().getProtocol(), ssl.getSession().getCipherSuite(),
-                    negotiated == null || negotiated.isEmpty() ? null : negotiated, chain, trust.problem);
+                    negotiated == null || negotiated.isEmpty() ? null : negotiated, chain, trust.problem, trust.dateOnly);
             return new Connection(ssl, info, connected);
         } catch (IOException | RuntimeException e) {
             s.close();
@@ -303,6 +306,7 @@ final class Http {
         private final X509TrustManager platform;
         private final X509TrustManager extra;
         String problem;
+        boolean dateOnly;
 
         Recording(List<X509Certificate> extraTrust) {
             this.platform = defaultTrust(null);
@@ -343,16 +347,33 @@ final class Http {
             try {
                 platform.checkServerTrusted(chain, authType);
             } catch (CertificateException e) {
+                CertificateException reason = e;
                 if (extra != null) {
                     try {
                         extra.checkServerTrusted(chain, authType);
                         return;
                     } catch (CertificateException e2) {
-                        // report the platform's reason
+                        reason = e2; // with --ca given, its verdict is the one that matters
                     }
                 }
-                problem = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+                problem = reason.getMessage() == null ? reason.getClass().getSimpleName() : reason.getMessage();
+                dateOnly = isDateProblem(reason);
             }
+        }
+
+        /** Whether a validation failed on validity dates (expired, not yet valid) rather than on who signed what. */
+        private static boolean isDateProblem(Throwable t) {
+            for (Throwable c = t; c != null; c = c.getCause()) {
+                if (c instanceof java.security.cert.CertificateExpiredException || c instanceof java.security.cert.CertificateNotYetValidException) {
+                    return true;
+                }
+                if (c instanceof java.security.cert.CertPathValidatorException v
+                        && (v.getReason() == java.security.cert.CertPathValidatorException.BasicReason.EXPIRED
+                        || v.getReason() == java.security.cert.CertPathValidatorException.BasicReason.NOT_YET_VALID)) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
