@@ -141,6 +141,7 @@ final class DoctorCommand implements Callable<Integer> {
         }
         String wsPath = ws;
         String sioPath = socketio;
+        CrossgateConfig fromConfig = null;
         if (config != null && target != null) {
             ConfigLoader.Result r = ConfigLoader.inspect(new ConfigLoader.Options(config, null, context.env(), context.workingDirectory()));
             if (!r.valid()) {
@@ -149,6 +150,7 @@ final class DoctorCommand implements Callable<Integer> {
                 }
             } else {
                 CrossgateConfig c = r.config();
+                fromConfig = c;
                 // The exact origins the configuration allows (patterns such as https://*.example.com name no one page).
                 for (dev.crossgate.cors.OriginPattern op : c.cors().policyFor(target.getPath() == null || target.getPath().isEmpty() ? "/"
                         : target.getPath()).allowedOrigins()) {
@@ -216,6 +218,20 @@ final class DoctorCommand implements Callable<Integer> {
         for (var e : resolved.entrySet()) {
             o = o.withResolve(e.getKey(), e.getValue());
         }
+        if (fromConfig != null && !originSet.isEmpty()) {
+            // Each configured route, with what the configuration says of the first origin there.
+            String first = originSet.iterator().next();
+            List<Options.Route> routes = new ArrayList<>();
+            for (CrossgateConfig.ProxyRoute pr : fromConfig.routes()) {
+                routes.add(new Options.Route(pr.path(), allows(fromConfig.cors().policyFor(pr.path()), first)));
+            }
+            for (dev.crossgate.cors.CorsRoutes.Route cr : fromConfig.cors().routes()) {
+                if (routes.stream().noneMatch(x -> x.path().equals(cr.path()))) {
+                    routes.add(new Options.Route(cr.path(), allows(cr.policy(), first)));
+                }
+            }
+            o = o.withRoutes(routes);
+        }
         Report report = Doctor.run(o);
         if (json) {
             spec.commandLine().getOut().print(Output.json(report));
@@ -231,6 +247,11 @@ final class DoctorCommand implements Callable<Integer> {
             }
         }
         return report.exitCode();
+    }
+
+    /** Whether a page on {@code origin} can read answers under this policy (a CORS-off route allows no other origin). */
+    private static boolean allows(dev.crossgate.cors.CorsPolicy policy, String origin) {
+        return policy.enabled() && policy.actual(origin).allowed();
     }
 
     private static Duration duration(String option, String text, List<String> problems) {

@@ -276,6 +276,35 @@ final class CorsChecks {
         return out;
     }
 
+    /** The configuration's routes: each must allow the origin where its policy does, and refuse it where it does not. */
+    void routes(String origin) {
+        for (Options.Route route : p.options.routes()) {
+            if (p.outOfTime() || origin == null) {
+                return;
+            }
+            String name = "GET " + route.path() + " from " + origin + " (as configured: " + (route.allowed() ? "allowed" : "refused") + ")";
+            List<String> sent = new ArrayList<>();
+            Http.Response r;
+            try {
+                r = p.request("GET", route.path(), Probe.headers("Origin", origin), sent);
+            } catch (IOException e) {
+                p.add(Finding.fail("cors", name, "cors.request_failed", "no answer: " + e.getMessage(), sent, null));
+                continue;
+            }
+            List<String> ev = Probe.join(sent, r.evidence(CORS_HEADERS));
+            String err = accessCheck(r, origin, p.options.credentials(), false);
+            if (route.allowed() && err != null) {
+                p.add(Finding.fail("cors", name, err, "the configuration allows " + origin + " here, but the deployment does not: " + explain(err, origin, r),
+                        ev, "check that this path reaches the server with this configuration (a proxy or route in front may answer instead)"));
+            } else if (!route.allowed() && err == null) {
+                p.add(Finding.fail("cors", name, "cors.allowed_unexpectedly", "the configuration refuses " + origin + " here, but the deployment"
+                        + " allows it: another layer adds CORS", ev, "remove the CORS headers the backend or another proxy adds"));
+            } else {
+                p.add(Finding.pass("cors", name, "cors.as_configured", "as configured (HTTP " + r.status() + ")", ev));
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- CORS on errors
 
     /** Error responses (404, 401, 405, 413, 5xx when one can be provoked) must still carry CORS for an allowed origin. */

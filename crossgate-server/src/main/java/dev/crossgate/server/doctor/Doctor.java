@@ -94,6 +94,7 @@ public final class Doctor {
         // 5. CORS, 6. CORS on errors, 7. hostile origins.
         CorsChecks cors = new CorsChecks(p);
         List<String> allowed = cors.preflightAndActual();
+        cors.routes(firstOrigin);
         if (!o.origins().isEmpty()) {
             cors.onErrors(allowed.isEmpty() ? null : allowed.get(0));
         }

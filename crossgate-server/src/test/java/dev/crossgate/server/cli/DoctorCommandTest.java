@@ -125,6 +125,9 @@ class DoctorCommandTest {
                   allowCredentials: true
                   allowedHeaders: [Content-Type]
                   allowedMethods: [GET, PUT]
+                  routes:
+                    - path: /legacy
+                      enabled: false
                 """.formatted(backend.getAddress().getPort(), ORIGIN));
         CrossgateConfig c = ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir));
         edge = new EdgeServer(c, AccessLog.discarding()).start();
@@ -133,6 +136,7 @@ class DoctorCommandTest {
         assertThat(r.status()).as(r.out()).isZero();
         assertThat(r.out()).contains("PASS preflight PUT from " + ORIGIN).contains("PASS PUT from " + ORIGIN)
                 .contains("PASS HTTP 404: a page on " + ORIGIN + " can read the 404 answer").contains("a wrong Host is refused (HTTP 421)")
+                .contains("PASS GET /legacy from " + ORIGIN + " (as configured: refused)")
                 .doesNotContain("FAIL");
     }
 
