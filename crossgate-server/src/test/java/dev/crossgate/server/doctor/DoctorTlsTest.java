@@ -334,6 +334,10 @@ class DoctorTlsTest {
      * in the chain); with ALPN http/1.1 when {@code alpn}. Returns its port.
      */
     private int serve(boolean alpn, Issued cert, X509Certificate... more) throws Exception {
+        return serve(alpn, null, cert, more);
+    }
+
+    private int serve(boolean alpn, com.sun.net.httpserver.HttpHandler handler, Issued cert, X509Certificate... more) throws Exception {
         X509Certificate[] chain = new X509Certificate[1 + more.length];
         chain[0] = cert.cert();
         System.arraycopy(more, 0, chain, 1, more.length);
@@ -361,7 +365,7 @@ class DoctorTlsTest {
         ExecutorService executor = Executors.newFixedThreadPool(4);
         executors.add(executor);
         server.setExecutor(executor);
-        server.createContext("/", exchange -> {
+        server.createContext("/", handler != null ? handler : exchange -> {
             try (InputStream in = exchange.getRequestBody()) {
                 in.readAllBytes();
             }
@@ -380,5 +384,39 @@ class DoctorTlsTest {
         servers.add(server);
         server.start();
         return server.getAddress().getPort();
+    }
+
+    @Test
+    void anHttpsToHttpRedirectAndARedirectedPreflightFail() throws Exception {
+        Issued cert = selfSigned("CN=redirect.test" + O, Instant.now().minus(Duration.ofHours(1)), Instant.now().plus(Duration.ofDays(30)),
+                "localhost", "127.0.0.1");
+        com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 8);
+        http.createContext("/", ex -> {
+            ex.sendResponseHeaders(200, -1);
+            ex.close();
+        });
+        http.start();
+        try {
+            int httpPort = http.getAddress().getPort();
+            // A site behind a TLS proxy that does not trust X-Forwarded-Proto: it redirects to http, preflights included.
+            int port = serve(true, ex -> {
+                ex.getResponseHeaders().add("Location", "http://127.0.0.1:" + httpPort + "/api/items/");
+                ex.sendResponseHeaders(301, -1);
+                ex.close();
+            }, cert);
+            Report r = Doctor.run(Options.of(URI.create("https://127.0.0.1:" + port + "/api/items")).withTrust(List.of(cert.cert()))
+                    .withOrigins(List.of("https://app.example.com")).withMethod("PUT", List.of(), false)
+                    .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(20)));
+            assertThat(r.in("redirects")).as(dump(r)).anySatisfy(f -> {
+                assertThat(f.code()).isEqualTo("redirect.downgrade");
+                assertThat(f.status()).isEqualTo(Status.FAIL);
+            });
+            assertThat(r.in("cors")).as(dump(r)).anySatisfy(f -> {
+                assertThat(f.code()).isEqualTo("PreflightDisallowedRedirect");
+                assertThat(f.status()).isEqualTo(Status.FAIL);
+            });
+        } finally {
+            http.stop(0);
+        }
     }
 }
