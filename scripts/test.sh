@@ -12,6 +12,8 @@ fi
 
 # Chromium (Debian's) and playwright-core for the browser tests.
 bash scripts/install-browser-deps.sh
+# Debian's nginx for the doctor's tests against broken proxies (installed without starting its service).
+bash scripts/install-test-deps.sh
 
 # Netty leak detection is set to paranoid for every test JVM in the parent pom (surefire argLine).
 exec mvn -B -ntp verify "$@"

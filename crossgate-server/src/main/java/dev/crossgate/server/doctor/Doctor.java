@@ -351,26 +351,48 @@ public final class Doctor {
 
     private static void host(Probe p) {
         List<String> sent = new ArrayList<>();
+        List<String[]> h = Probe.headers("Accept", "*/*", "Authorization", p.options.token() == null ? null : "Bearer " + p.options.token());
+        Http.Response real;
         try {
-            Http.Response real = p.request("GET", p.pathAndQuery(), Probe.headers("Accept", "*/*"), sent);
-            p.add(Finding.pass("host", p.target.authority(), "host.served", "the real host is answered HTTP " + real.status(),
-                    Probe.join(sent, real.evidence("x-crossgate-reason", "server"))));
-            List<String> sent2 = new ArrayList<>();
-            Http.Response wrong = p.request("GET", p.pathAndQuery(), "crossgate-doctor-wrong-host.invalid", Probe.headers("Accept", "*/*"), null, sent2);
-            List<String> ev = Probe.join(sent2, wrong.evidence("x-crossgate-reason", "server"));
-            if (wrong.status() >= 200 && wrong.status() < 400) {
-                p.add(Finding.fail("host", "crossgate-doctor-wrong-host.invalid", "host.any_host_served", "a request for another host name was"
-                        + " served (HTTP " + wrong.status() + "): the server answers any Host (ALLOWED_HOSTS = ['*'], a default server),"
-                        + " which enables DNS rebinding and cache poisoning through Host", ev,
-                        "list the served hosts (Crossgate: hosts; Django: ALLOWED_HOSTS) and refuse the rest (nginx: a default server"
-                                + " with return 444)"));
-            } else {
-                p.add(Finding.pass("host", "crossgate-doctor-wrong-host.invalid", "host.wrong_host_refused", "a wrong Host is refused (HTTP "
-                        + wrong.status() + ")", ev));
-            }
+            real = p.request("GET", p.pathAndQuery(), h, sent);
         } catch (IOException e) {
             p.add(Finding.warn("host", p.target.authority(), "host.not_probed", "Host handling could not be probed: " + e.getMessage(), sent, null));
+            return;
         }
+        p.add(Finding.pass("host", p.target.authority(), "host.served", "the real host is answered HTTP " + real.status(),
+                Probe.join(sent, real.evidence("x-crossgate-reason", "server"))));
+        String wrongHost = "crossgate-doctor-wrong-host.invalid";
+        List<String> sent2 = new ArrayList<>();
+        Http.Response wrong;
+        try {
+            wrong = p.request("GET", p.pathAndQuery(), wrongHost, h, null, sent2);
+        } catch (IOException e) {
+            // No answer at all for an unknown host (nginx's return 444): refused.
+            p.add(Finding.pass("host", wrongHost, "host.wrong_host_refused", "a wrong Host is refused: the connection was closed without an"
+                    + " answer (" + e.getMessage() + ")", sent2));
+            return;
+        }
+        List<String> ev = Probe.join(sent2, wrong.evidence("x-crossgate-reason", "server"));
+        if (servedAlike(real, wrong)) {
+            p.add(Finding.fail("host", wrongHost, "host.any_host_served", "a request for another host name was answered like the real one"
+                    + " (HTTP " + wrong.status() + "): the server answers any Host (ALLOWED_HOSTS = ['*'], a default server), which enables"
+                    + " DNS rebinding and cache poisoning through Host", ev,
+                    "list the served hosts (Crossgate: hosts; Django: ALLOWED_HOSTS) and refuse the rest (nginx: a default server with"
+                            + " return 444)"));
+        } else {
+            p.add(Finding.pass("host", wrongHost, "host.wrong_host_refused", "a wrong Host is refused (HTTP " + wrong.status() + ")", ev));
+        }
+    }
+
+    /**
+     * Whether an answer for another Host is the site itself: a success or redirect, or the very answer the real
+     * Host got (the same status and body, such as the application's own 401 on a route that needs a token).
+     */
+    static boolean servedAlike(Http.Response real, Http.Response other) {
+        if (other.status() >= 200 && other.status() < 400) {
+            return true;
+        }
+        return other.status() == real.status() && java.util.Arrays.equals(other.body(), real.body());
     }
 
     // ---------------------------------------------------------------- mobile
@@ -390,9 +412,11 @@ public final class Doctor {
             List<String> sent = new ArrayList<>();
             String emulatorHost = "10.0.2.2" + (p.url.getPort() > 0 ? ":" + p.url.getPort() : "");
             try {
-                Http.Response r = p.request("GET", p.pathAndQuery(), emulatorHost, Probe.headers("Accept", "*/*"), null, sent);
+                List<String[]> h = Probe.headers("Accept", "*/*", "Authorization", p.options.token() == null ? null : "Bearer " + p.options.token());
+                Http.Response real = p.request("GET", p.pathAndQuery(), h, null);
+                Http.Response r = p.request("GET", p.pathAndQuery(), emulatorHost, h, null, sent);
                 List<String> ev = Probe.join(sent, r.evidence("x-crossgate-reason"));
-                if (r.status() == 400 || r.status() == 421 || r.status() == 403) {
+                if (!servedAlike(real, r)) {
                     p.add(Finding.warn("mobile", "Android emulator", "mobile.emulator_host_refused", "the Android emulator reaches this machine"
                             + " as 10.0.2.2, and a request with Host " + emulatorHost + " is refused (HTTP " + r.status() + ")", ev,
                             "allow the host 10.0.2.2 (Django: ALLOWED_HOSTS; Crossgate's dev profile allows it)"));

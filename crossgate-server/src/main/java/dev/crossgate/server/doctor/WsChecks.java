@@ -231,7 +231,7 @@ final class WsChecks {
                 f = null;
             }
             if (f == null || f.opcode() == 8) {
-                long lived = (System.nanoTime() - start) / 1_000_000_000L;
+                String lived = String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - start) / 1e9);
                 p.add(Finding.fail("websocket", "held open " + p.options.wsHold().toSeconds() + " s", "ws.closed_when_idle",
                         "the connection was closed after " + lived + " s without traffic" + (f == null ? "" : " (" + closeText(f) + ")")
                                 + (pings == 0 ? ", and the server sent no ping to keep it alive" : ""),
