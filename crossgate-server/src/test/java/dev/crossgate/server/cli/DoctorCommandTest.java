@@ -140,6 +140,23 @@ class DoctorCommandTest {
                 .doesNotContain("FAIL");
     }
 
+    @Test
+    void aLocalServerThatRefusesTheAndroidEmulatorsHostIsFlagged() throws Exception {
+        Path f = dir.resolve("crossgate.yaml");
+        Files.writeString(f, """
+                profile: prod
+                listen: 127.0.0.1:0
+                upstream: http://127.0.0.1:%d
+                hosts: [127.0.0.1, localhost]
+                admin:
+                  enabled: false
+                """.formatted(backend.getAddress().getPort()));
+        edge = new EdgeServer(ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir)), AccessLog.discarding()).start();
+        Run r = doctor("http://127.0.0.1:" + edge.port() + "/api/items", "--timeout", "2s");
+        assertThat(r.status()).as(r.out()).isZero(); // a warning, not a failure
+        assertThat(r.out()).contains("WARN Android emulator").contains("[mobile.emulator_host_refused]").contains("10.0.2.2");
+    }
+
     /** A small check of the report against the schema's required fields, enums and closed objects (the subset the schema uses). */
     private static void conforms(JsonNode value, JsonNode schema) {
         if (schema.has("const")) {
