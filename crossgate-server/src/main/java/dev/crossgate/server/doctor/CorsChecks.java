@@ -122,15 +122,16 @@ final class CorsChecks {
             if (p.outOfTime()) {
                 return allowed;
             }
-            boolean ok = true;
-            if (preflight) {
-                ok = preflight(origin);
-            } else {
+            if (preflight && !preflight(origin)) {
+                // As in the browser: a failed preflight means the request itself is never sent.
+                p.add(Finding.skip("cors", o.method() + " from " + origin, "cors.not_sent", "not sent: the browser stops at the failed preflight"));
+                continue;
+            }
+            if (!preflight) {
                 p.add(Finding.pass("cors", "preflight " + o.method() + " from " + origin, "cors.no_preflight",
                         "a browser sends " + o.method() + (o.headers().isEmpty() ? "" : " with these headers") + " without a preflight", List.of()));
             }
-            ok &= actual(origin);
-            if (ok) {
+            if (actual(origin)) {
                 allowed.add(origin);
             }
         }
@@ -164,14 +165,16 @@ final class CorsChecks {
                     "call the final URL directly (scheme, host and trailing slash included), and answer OPTIONS there without redirecting"));
             return false;
         }
+        // Chromium's order: the preflight's Allow-Origin and Allow-Credentials, then its status.
+        String err = accessCheck(r, origin, o.credentials(), true);
+        if (err != null) {
+            p.add(Finding.fail("cors", name, err, explain(err, origin, r) + (r.status() / 100 != 2 ? " (and the status is not 2xx)" : ""), ev,
+                    r.status() / 100 != 2 ? "answer OPTIONS with 204 and the CORS headers (Crossgate answers preflights itself)" : fixFor(err, origin)));
+            return false;
+        }
         if (r.status() < 200 || r.status() >= 300) {
             p.add(Finding.fail("cors", name, "PreflightInvalidStatus", "the preflight was answered HTTP " + r.status()
                     + "; browsers require a 2xx", ev, "answer OPTIONS with 204 and the CORS headers (Crossgate answers preflights itself)"));
-            return false;
-        }
-        String err = accessCheck(r, origin, o.credentials(), true);
-        if (err != null) {
-            p.add(Finding.fail("cors", name, err, explain(err, origin, r), ev, fixFor(err, origin)));
             return false;
         }
         // The method and headers the preflight must allow.
