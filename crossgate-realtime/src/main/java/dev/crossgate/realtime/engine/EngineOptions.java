@@ -16,9 +16,11 @@ import java.time.Duration;
  *                          WebSocket Origin check; null for none (every origin, no CORS headers)
  * @param allowRequest      decides whether a handshake is accepted (403 "Forbidden" otherwise); null allows all
  * @param cookie            the name of a sticky-session cookie set on the handshake, or null for none
+ * @param maxBuffered       bytes that may wait for one slow client (unsent on its WebSocket, or queued for its next
+ *                          poll); beyond, the session ends with "transport error" instead of growing the server's memory
  */
 public record EngineOptions(String path, Duration pingInterval, Duration pingTimeout, int maxPayload, Duration upgradeTimeout,
-                            CorsPolicy cors, AllowRequest allowRequest, String cookie) {
+                            CorsPolicy cors, AllowRequest allowRequest, String cookie, long maxBuffered) {
 
     /** Decides whether a handshake is accepted: return null to accept, or a message to refuse with. */
     @FunctionalInterface
@@ -33,32 +35,42 @@ public record EngineOptions(String path, Duration pingInterval, Duration pingTim
         if (pingInterval.isNegative() || pingInterval.isZero() || pingTimeout.isNegative() || pingTimeout.isZero()) {
             throw new IllegalArgumentException("pingInterval and pingTimeout must be more than 0");
         }
+        if (maxBuffered < maxPayload) {
+            throw new IllegalArgumentException("maxBuffered (" + maxBuffered + ") must be at least maxPayload (" + maxPayload + ")");
+        }
         if (maxPayload < 1) {
             throw new IllegalArgumentException("maxPayload must be at least 1 byte");
         }
     }
 
+    /** 16 MiB: sixteen full payloads waiting for one client. */
+    public static final long DEFAULT_MAX_BUFFERED = 16L << 20;
+
     public static EngineOptions defaults(String path) {
-        return new EngineOptions(path, Duration.ofSeconds(25), Duration.ofSeconds(20), 1_000_000, Duration.ofSeconds(10), null, null, null);
+        return new EngineOptions(path, Duration.ofSeconds(25), Duration.ofSeconds(20), 1_000_000, Duration.ofSeconds(10), null, null, null, DEFAULT_MAX_BUFFERED);
     }
 
     public EngineOptions withPing(Duration interval, Duration timeout) {
-        return new EngineOptions(path, interval, timeout, maxPayload, upgradeTimeout, cors, allowRequest, cookie);
+        return new EngineOptions(path, interval, timeout, maxPayload, upgradeTimeout, cors, allowRequest, cookie, maxBuffered);
     }
 
     public EngineOptions withMaxPayload(int bytes) {
-        return new EngineOptions(path, pingInterval, pingTimeout, bytes, upgradeTimeout, cors, allowRequest, cookie);
+        return new EngineOptions(path, pingInterval, pingTimeout, bytes, upgradeTimeout, cors, allowRequest, cookie, Math.max(maxBuffered, bytes));
     }
 
     public EngineOptions withCors(CorsPolicy policy) {
-        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, policy, allowRequest, cookie);
+        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, policy, allowRequest, cookie, maxBuffered);
     }
 
     public EngineOptions withAllowRequest(AllowRequest hook) {
-        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, cors, hook, cookie);
+        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, cors, hook, cookie, maxBuffered);
+    }
+
+    public EngineOptions withMaxBuffered(long bytes) {
+        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, cors, allowRequest, cookie, bytes);
     }
 
     public EngineOptions withCookie(String name) {
-        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, cors, allowRequest, name);
+        return new EngineOptions(path, pingInterval, pingTimeout, maxPayload, upgradeTimeout, cors, allowRequest, name, maxBuffered);
     }
 }

@@ -48,6 +48,8 @@ public final class EngineSocket {
     private Transport transport;
     /** Packets waiting for a transport (a poll, or the end of an upgrade); small, as it is empty nearly always. */
     private final ArrayDeque<EnginePacket> buffer = new ArrayDeque<>(2);
+    /** About how many bytes {@link #buffer} holds (text length or binary size), for the slow-client limit. */
+    private long bufferedBytes;
     private ChannelHandlerContext pendingGet;
     private EngineConnection pendingConn;
     private FullHttpRequest pendingGetRequest;
@@ -134,7 +136,9 @@ public final class EngineSocket {
             if (closed) {
                 return;
             }
-            buffer.addAll(messages);
+            for (EnginePacket m : messages) {
+                queue(m);
+            }
             flush();
         });
     }
@@ -145,7 +149,7 @@ public final class EngineSocket {
             if (closed) {
                 return;
             }
-            buffer.add(EnginePacket.of(EnginePacket.Type.CLOSE));
+            queue(EnginePacket.of(EnginePacket.Type.CLOSE));
             flush();
             end("server close", false);
         });
@@ -161,11 +165,33 @@ public final class EngineSocket {
             return;
         }
         if (transport == Transport.WEBSOCKET && ws != null && buffer.isEmpty()) {
-            m.writeTo(ws);
+            m.writeTo(ws, this);
             return;
         }
-        buffer.add(EnginePacket.text(EnginePacket.Type.MESSAGE, m.text()));
+        queue(EnginePacket.text(EnginePacket.Type.MESSAGE, m.text()));
         flush();
+    }
+
+    private void queue(EnginePacket p) {
+        buffer.add(p);
+        bufferedBytes += p.isBinary() ? p.binary().length : p.text() == null ? 1 : p.text().length() + 1;
+    }
+
+    /** Bytes written to a channel and not yet sent (the client reads slower than it is sent to). */
+    static long unsent(Channel ch) {
+        io.netty.channel.ChannelOutboundBuffer ob = ch.unsafe().outboundBuffer();
+        return ob == null ? 0 : ob.totalPendingWriteBytes();
+    }
+
+    /**
+     * Called after writing to this session's WebSocket (on that connection's loop): a client that lets more than
+     * maxBuffered bytes wait is cut off rather than growing the server's memory.
+     */
+    void checkUnsent(Channel ch) {
+        if (unsent(ch) > server.options().maxBuffered()) {
+            ch.close(); // what waits is dropped with the connection
+            run(() -> end("transport error", false));
+        }
     }
 
     void sendPacket(EnginePacket p) {
@@ -173,7 +199,7 @@ public final class EngineSocket {
             if (closed) {
                 return;
             }
-            buffer.add(p);
+            queue(p);
             flush();
         });
     }
@@ -274,11 +300,24 @@ public final class EngineSocket {
                 ws.write(p.isBinary() ? new BinaryWebSocketFrame(Unpooled.wrappedBuffer(p.binary()))
                         : new TextWebSocketFrame(p.encodeText()));
             }
+            bufferedBytes = 0;
             ws.flush();
+            Channel c = ws;
+            if (c.eventLoop().inEventLoop()) {
+                checkUnsent(c);
+            } else {
+                c.eventLoop().execute(() -> checkUnsent(c));
+            }
         } else if (transport == Transport.POLLING && pendingGet != null) {
             List<EnginePacket> out = new ArrayList<>(buffer);
             buffer.clear();
+            bufferedBytes = 0;
             respondPoll(EnginePacket.encodePayload(out));
+        } else if (bufferedBytes > server.options().maxBuffered()) {
+            // Nobody polls (or an upgrade stalls) while packets pile up: the session ends instead of the heap growing.
+            buffer.clear();
+            bufferedBytes = 0;
+            end("transport error", true);
         }
     }
 

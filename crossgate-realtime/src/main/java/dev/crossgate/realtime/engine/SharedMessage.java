@@ -71,19 +71,20 @@ public final class SharedMessage {
      * per connection instead of one per message. The connection's loop is not always the session's (a
      * WebSocket that upgraded a polling session was accepted on any loop): the write is then handed to it.
      */
-    void writeTo(Channel ws) {
+    void writeTo(Channel ws, EngineSocket session) {
         ByteBuf f = frame.retainedDuplicate();
         EventLoop loop = ws.eventLoop();
         if (loop.inEventLoop()) {
-            writeOnLoop(ws, f);
+            writeOnLoop(ws, f, session);
         } else {
-            loop.execute(() -> writeOnLoop(ws, f));
+            loop.execute(() -> writeOnLoop(ws, f, session));
         }
     }
 
     /** On {@code ws}'s own event loop: write now, flush once that loop's queued tasks have run. */
-    private static void writeOnLoop(Channel ws, ByteBuf f) {
+    private static void writeOnLoop(Channel ws, ByteBuf f, EngineSocket session) {
         ws.write(f, ws.voidPromise());
+        session.checkUnsent(ws);
         Set<Channel> pending = UNFLUSHED.get();
         if (pending.isEmpty()) {
             ws.eventLoop().execute(SharedMessage::flushPending);

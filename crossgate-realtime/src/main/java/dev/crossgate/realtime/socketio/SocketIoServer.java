@@ -112,7 +112,7 @@ public final class SocketIoServer {
 
         public Builder path(String path) {
             options = new EngineOptions(path, options.pingInterval(), options.pingTimeout(), options.maxPayload(), options.upgradeTimeout(),
-                    options.cors(), options.allowRequest(), options.cookie());
+                    options.cors(), options.allowRequest(), options.cookie(), options.maxBuffered());
             return this;
         }
 
@@ -123,6 +123,12 @@ public final class SocketIoServer {
 
         public Builder maxPayload(int bytes) {
             options = options.withMaxPayload(bytes);
+            return this;
+        }
+
+        /** Bytes that may wait for one slow client before its session ends ("transport error"); 16 MiB by default. */
+        public Builder maxBuffered(long bytes) {
+            options = options.withMaxBuffered(bytes);
             return this;
         }
 

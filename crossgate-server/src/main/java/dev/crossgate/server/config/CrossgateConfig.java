@@ -208,6 +208,7 @@ public record CrossgateConfig(
      * @param pingInterval   Engine.IO heartbeat interval
      * @param pingTimeout    how long a client has to answer a ping
      * @param maxPayload     largest packet or polling body a client may send (maxHttpBufferSize)
+     * @param maxBuffered    bytes that may wait for one slow client; beyond, its session ends ("transport error")
      * @param connectTimeout a session that joins no namespace in this time is closed
      * @param stickyCookie   name of a cookie set on the handshake for sticky load balancing, or null
      * @param recovery       connection state recovery window; zero for off
@@ -216,7 +217,7 @@ public record CrossgateConfig(
      * @param publishToken   the bearer token of the publish API on the admin listener; null turns the API off
      */
     public record Realtime(boolean enabled, String path, List<String> namespaces, Duration pingInterval, Duration pingTimeout,
-                           int maxPayload, Duration connectTimeout, String stickyCookie, Duration recovery, TokenMode token,
+                           int maxPayload, long maxBuffered, Duration connectTimeout, String stickyCookie, Duration recovery, TokenMode token,
                            Hooks hooks, String publishToken) {
         /** Whether a request path is the Socket.IO path (with or without its trailing slash). */
         public boolean covers(String requestPath) {

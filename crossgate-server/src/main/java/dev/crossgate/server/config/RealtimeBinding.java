@@ -19,7 +19,7 @@ final class RealtimeBinding {
 
     static CrossgateConfig.Realtime bind(Binder b, Section top, Section rt, Profile profile, Source def, CrossgateConfig.Auth auth,
                                          CrossgateConfig.WebSocket webSocket, boolean adminEnabled) {
-        b.declare(rt, "enabled", "path", "namespaces", "pingInterval", "pingTimeout", "maxPayload", "connectTimeout", "stickyCookie",
+        b.declare(rt, "enabled", "path", "namespaces", "pingInterval", "pingTimeout", "maxPayload", "maxBuffered", "connectTimeout", "stickyCookie",
                 "recovery", "token", "hooks", "publish");
         // The section's presence in the file turns hosted mode on; enabled: false keeps it written but off.
         boolean enabled = rt.bool("enabled", top.has("realtime"), def).value();
@@ -53,6 +53,12 @@ final class RealtimeBinding {
             b.problem("realtime.maxPayload", payload.source(), payload.value().toString(),
                     "realtime.maxPayload: " + payload.value() + " bytes (expected: from 1KB to 100MB)",
                     "use 1MB (the Socket.IO server's default maxHttpBufferSize)");
+        }
+        Sourced<Long> buffered = rt.size("maxBuffered", 16L << 20, def);
+        if (buffered.value() < payload.value()) {
+            b.problem("realtime.maxBuffered", buffered.source(), buffered.value().toString(), "realtime.maxBuffered (" + buffered.value()
+                    + " bytes) is smaller than realtime.maxPayload (" + payload.value() + " bytes): one packet could cut a client off",
+                    "use 16MB (sixteen payloads waiting for one slow client)");
         }
         Sourced<Duration> connectTimeout = positive(b, rt.duration("connectTimeout", Duration.ofSeconds(45), def), "realtime.connectTimeout");
         Sourced<String> cookie = rt.string("stickyCookie", null, def);
@@ -121,7 +127,8 @@ final class RealtimeBinding {
                     "set realtime.token: required, and remove " + path + " from auth.paths");
         }
         return new CrossgateConfig.Realtime(enabled, path, List.copyOf(namespaces), ping.value(), pingTimeout.value(),
-                (int) Math.max(1024, Math.min(payload.value(), 100_000_000L)), connectTimeout.value(), cookie.value(),
+                (int) Math.max(1024, Math.min(payload.value(), 100_000_000L)), Math.max(buffered.value(), Math.min(payload.value(), 100_000_000L)),
+                connectTimeout.value(), cookie.value(),
                 recovery.value(), token,
                 new CrossgateConfig.Hooks(connect, event, disconnect, events.value().stream().filter(java.util.Objects::nonNull).toList(),
                         timeout.value(), maxConcurrent, maxQueued, hookSecret.value()),

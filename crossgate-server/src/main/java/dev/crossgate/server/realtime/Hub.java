@@ -85,6 +85,7 @@ public final class Hub {
         SocketIoServer.Builder b = SocketIoServer.builder().path(this.config.path())
                 .ping(this.config.pingInterval(), this.config.pingTimeout())
                 .maxPayload(this.config.maxPayload())
+                .maxBuffered(this.config.maxBuffered())
                 .connectTimeout(this.config.connectTimeout());
         // No CORS policy here: the edge applies its own decision to every realtime response, and checks
         // the Origin of WebSocket handshakes before they reach this server.
