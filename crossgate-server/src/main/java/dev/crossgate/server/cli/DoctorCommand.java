@@ -66,7 +66,7 @@ final class DoctorCommand implements Callable<Integer> {
     @Option(names = "--ws-protocol", paramLabel = "P", description = "A WebSocket subprotocol to offer (repeatable).")
     List<String> wsProtocols = new ArrayList<>();
 
-    @Option(names = "--ws-hold", paramLabel = "DURATION", description = "How long to hold the WebSocket open without traffic (default: 70s, longer than the usual 60 s proxy timeout).")
+    @Option(names = "--ws-hold", paramLabel = "DURATION", description = "How long to hold the WebSocket open without traffic (default: 70s, longer than the usual 60 s proxy timeout; 0 skips the hold).")
     String wsHold = "70s";
 
     @Option(names = "--socketio", paramLabel = "PATH", description = "The Socket.IO path to probe, such as /socket.io/.")
@@ -131,6 +131,9 @@ final class DoctorCommand implements Callable<Integer> {
         Duration probe = duration("--timeout", timeout, problems);
         Duration all = duration("--deadline", deadline, problems);
         Duration hold = duration("--ws-hold", wsHold, problems);
+        if (probe.isZero() || all.isZero()) {
+            problems.add("--timeout and --deadline must be more than 0");
+        }
         LinkedHashSet<String> originSet = new LinkedHashSet<>();
         for (String o : origins) {
             if (!o.equals("null") && !o.matches("https?://[^/?#]+")) {
@@ -254,18 +257,13 @@ final class DoctorCommand implements Callable<Integer> {
         return policy.enabled() && policy.actual(origin).allowed();
     }
 
+    /** A duration as the configuration writes them (Units: ms, s, m, h, d; a bare number is seconds). */
     private static Duration duration(String option, String text, List<String> problems) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)(ms|s|m)?").matcher(text.trim());
-        if (!m.matches()) {
+        Duration d = dev.crossgate.server.config.Units.duration(text.trim());
+        if (d == null) {
             problems.add(option + " " + text + ": a duration such as 5s, 500ms or 2m");
             return Duration.ofSeconds(5);
         }
-        long n = Long.parseLong(m.group(1));
-        String unit = m.group(2) == null ? "s" : m.group(2);
-        return switch (unit) {
-            case "ms" -> Duration.ofMillis(n);
-            case "m" -> Duration.ofMinutes(n);
-            default -> Duration.ofSeconds(n);
-        };
+        return d;
     }
 }

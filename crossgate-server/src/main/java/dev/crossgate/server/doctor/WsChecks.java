@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -18,7 +17,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * and the Origin check (hostile origins must not get a 101).
  */
 final class WsChecks {
-    private static final String GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     private final Probe p;
 
     WsChecks(Probe p) {
@@ -39,14 +37,6 @@ final class WsChecks {
         byte[] b = new byte[16];
         ThreadLocalRandom.current().nextBytes(b);
         return Base64.getEncoder().encodeToString(b);
-    }
-
-    static String accept(String key) {
-        try {
-            return Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-1").digest((key + GUID).getBytes(StandardCharsets.US_ASCII)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** Sends a handshake on a new connection; the connection stays open when the answer is 101 (the caller closes it). */
@@ -152,7 +142,7 @@ final class WsChecks {
         }
         try (Http.Connection c = open.connection()) {
             String acceptHeader = r.header("sec-websocket-accept");
-            if (acceptHeader == null || !acceptHeader.equals(accept(key))) {
+            if (acceptHeader == null || !acceptHeader.equals(dev.crossgate.server.ws.WsHandshake.accept(key))) {
                 p.add(Finding.fail("websocket", "upgrade " + path, "ws.accept_invalid", "the 101 has " + (acceptHeader == null ? "no" : "a wrong")
                         + " Sec-WebSocket-Accept; browsers drop the connection", ev, "let the WebSocket server compute the answer; a hop must not"
                         + " rewrite it"));
@@ -215,7 +205,8 @@ final class WsChecks {
     private void hold(Http.Connection c) throws IOException {
         long holdNanos = Math.min(p.options.wsHold().toNanos(), Math.max(0, p.nanosLeft() - 2_000_000_000L));
         if (holdNanos <= 0) {
-            p.add(Finding.skip("websocket", "held open", "ws.hold_skipped", "no time left in the run to hold the connection"));
+            p.add(Finding.skip("websocket", "held open", "ws.hold_skipped", p.options.wsHold().isZero() ? "not held (--ws-hold 0)"
+                    : "no time left in the run to hold the connection"));
             return;
         }
         long start = System.nanoTime();
