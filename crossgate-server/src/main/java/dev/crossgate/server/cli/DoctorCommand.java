@@ -136,10 +136,12 @@ final class DoctorCommand implements Callable<Integer> {
         }
         LinkedHashSet<String> originSet = new LinkedHashSet<>();
         for (String o : origins) {
-            if (!o.equals("null") && !o.matches("https?://[^/?#]+")) {
+            // The origin as a browser serializes it (lower case, no default port), so it compares with what servers echo.
+            String n = o.equals("null") ? o : dev.crossgate.cors.Origin.normalize(o);
+            if (n == null) {
                 problems.add("--origin " + o + ": an origin is a scheme, host and optional port, without a path, such as https://app.example.com");
             } else {
-                originSet.add(o);
+                originSet.add(n);
             }
         }
         String wsPath = ws;

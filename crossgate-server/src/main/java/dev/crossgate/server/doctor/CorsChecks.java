@@ -37,15 +37,18 @@ final class CorsChecks {
             return true;
         }
         for (String[] h : headers) {
-            String n = h[0].toLowerCase(Locale.ROOT);
-            if (!SAFELISTED.contains(n)) {
-                return true;
-            }
-            if (n.equals("content-type") && !SIMPLE_CONTENT_TYPES.contains(h[1].split(";")[0].trim().toLowerCase(Locale.ROOT))) {
+            if (!safelisted(h)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Whether a request header (name and value) is CORS-safelisted: Content-Type only with one of the three simple types. */
+    static boolean safelisted(String[] h) {
+        String n = h[0].toLowerCase(Locale.ROOT);
+        return SAFELISTED.contains(n)
+                && (!n.equals("content-type") || SIMPLE_CONTENT_TYPES.contains(h[1].split(";")[0].trim().toLowerCase(Locale.ROOT)));
     }
 
     /** Chromium's verdict on a response's Access-Control-Allow-Origin and -Credentials for an origin, or null when allowed. */
@@ -143,9 +146,8 @@ final class CorsChecks {
         String name = "preflight " + o.method() + " from " + origin;
         TreeSet<String> requested = new TreeSet<>();
         for (String[] h : o.headers()) {
-            String n = h[0].toLowerCase(Locale.ROOT);
-            if (!SAFELISTED.contains(n) || n.equals("content-type")) {
-                requested.add(n);
+            if (!safelisted(h)) {
+                requested.add(h[0].toLowerCase(Locale.ROOT)); // as Chromium lists them: lower case, sorted, unsafe ones only
             }
         }
         List<String> sent = new ArrayList<>();

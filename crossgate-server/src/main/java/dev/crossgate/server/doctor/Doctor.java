@@ -303,14 +303,13 @@ public final class Doctor {
     private static void redirects(Probe p) {
         List<String> chain = new ArrayList<>();
         URI current = p.url;
-        Http.Target target = p.target;
+        Http.Target target = p.target; // hops stay on the same origin (others are reported, not followed)
         for (int hop = 0; hop < 10; hop++) {
             Http.Response r;
             String pq = (current.getRawPath() == null || current.getRawPath().isEmpty() ? "/" : current.getRawPath())
                     + (current.getRawQuery() == null ? "" : "?" + current.getRawQuery());
             try {
-                Probe hp = new Probe(p.options, target, p.findings, Long.MAX_VALUE);
-                r = hp.request("GET", pq, target.authority(), Probe.headers("Accept", "*/*"), null, null);
+                r = p.request("GET", pq, target.authority(), Probe.headers("Accept", "*/*"), null, null);
             } catch (IOException e) {
                 p.add(Finding.fail("redirects", current.toString(), "redirect.no_answer", "no answer from " + current + ": " + e.getMessage(), chain, null));
                 return;
@@ -398,8 +397,8 @@ public final class Doctor {
     // ---------------------------------------------------------------- mobile
 
     private static void mobile(Probe p) {
-        String host = p.url.getHost();
-        boolean loopback = host.equals("localhost") || host.equals("127.0.0.1") || host.equals("::1") || host.equals("[::1]");
+        String host = p.target.host();
+        boolean loopback = host.equals("localhost") || host.endsWith(".localhost") || host.startsWith("127.") || host.equals("::1");
         if (p.url.getScheme().equalsIgnoreCase("http") && !loopback && !host.equals("10.0.2.2")) {
             p.add(Finding.warn("mobile", "cleartext", "mobile.cleartext", "http:// to " + host + ": Android 9+ blocks cleartext traffic"
                     + " unless network_security_config allows this domain, and iOS App Transport Security blocks it unless Info.plist has an"

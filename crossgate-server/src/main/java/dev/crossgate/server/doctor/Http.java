@@ -231,7 +231,15 @@ final class Http {
         if (te != null && te.toLowerCase(Locale.ROOT).contains("chunked")) {
             body = chunked(c.in);
         } else if (cl != null) {
-            long n = Long.parseLong(cl.trim());
+            long n;
+            try {
+                n = Long.parseLong(cl.trim());
+            } catch (NumberFormatException e) {
+                throw new IOException("Content-Length is not a number: " + cl);
+            }
+            if (n < 0) {
+                throw new IOException("a negative Content-Length: " + cl);
+            }
             body = exactly(c.in, (int) Math.min(n, MAX_BODY));
         } else {
             body = untilClose(c.in);
@@ -271,7 +279,15 @@ final class Http {
                 throw new IOException("the chunked body ended early");
             }
             int semi = size.indexOf(';');
-            int n = Integer.parseInt((semi >= 0 ? size.substring(0, semi) : size).trim(), 16);
+            int n;
+            try {
+                n = Integer.parseInt((semi >= 0 ? size.substring(0, semi) : size).trim(), 16);
+            } catch (NumberFormatException e) {
+                throw new IOException("a chunk size that is not a hexadecimal number: " + size);
+            }
+            if (n < 0) {
+                throw new IOException("a negative chunk size: " + size);
+            }
             if (n == 0) {
                 String trailer;
                 while ((trailer = line(in)) != null && !trailer.isEmpty()) {
@@ -279,9 +295,10 @@ final class Http {
                 }
                 return out.toByteArray();
             }
-            byte[] chunk = exactly(in, n);
             if (out.size() < MAX_BODY) {
-                out.write(chunk);
+                out.write(exactly(in, n));
+            } else {
+                in.skipNBytes(n); // beyond what the doctor keeps: read past, not stored
             }
             line(in);
         }

@@ -42,6 +42,39 @@ final class Probe {
         return url.getRawQuery() == null ? p : p + "?" + url.getRawQuery();
     }
 
+    /** Closes connections still busy at the run's deadline: a server trickling bytes cannot stretch a probe past it. */
+    private static final java.util.concurrent.ScheduledExecutorService WATCHDOG = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "doctor-deadline");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Work on a connection that may throw IOException. */
+    @FunctionalInterface
+    interface Exchange<T> {
+        T run() throws IOException;
+    }
+
+    /** A new connection to the target (HTTP/1.1), each read bounded by {@code timeout} and by what is left of the run. */
+    Http.Connection connect(java.time.Duration timeout) throws IOException {
+        long left = nanosLeft();
+        if (left <= 0) {
+            throw new IOException("the run's deadline (" + options.deadline().toSeconds() + " s) was reached");
+        }
+        return Http.connect(target, java.time.Duration.ofNanos(Math.max(1_000_000, Math.min(timeout.toNanos(), left))), options.trust(),
+                List.of("http/1.1"));
+    }
+
+    /** Runs {@code work} on {@code c}, which is closed if the run's deadline comes first. */
+    <T> T bounded(Http.Connection c, Exchange<T> work) throws IOException {
+        java.util.concurrent.ScheduledFuture<?> kill = WATCHDOG.schedule(c::close, Math.max(0, nanosLeft()), java.util.concurrent.TimeUnit.NANOSECONDS);
+        try {
+            return work.run();
+        } finally {
+            kill.cancel(false);
+        }
+    }
+
     /** One request on a new connection; {@code sent} receives the request lines for evidence. */
     Http.Response request(String method, String pathAndQuery, String host, List<String[]> headers, byte[] body, List<String> sent)
             throws IOException {
@@ -55,8 +88,8 @@ final class Probe {
                 sent.add("> " + h[0] + ": " + (h[0].equalsIgnoreCase("authorization") ? "Bearer (given, not shown)" : h[1]));
             }
         }
-        try (Http.Connection c = Http.connect(target, options.timeout(), options.trust(), List.of("http/1.1"))) {
-            return Http.exchange(c, method, pathAndQuery, host, headers, body);
+        try (Http.Connection c = connect(options.timeout())) {
+            return bounded(c, () -> Http.exchange(c, method, pathAndQuery, host, headers, body));
         }
     }
 

@@ -61,7 +61,7 @@ final class SocketIoChecks {
         p.add(Finding.pass("socketio", "polling handshake", "sio.handshake", "session " + sid + ": pingInterval " + pingInterval + " ms, pingTimeout "
                 + pingTimeout + " ms, upgrades " + open.path("upgrades") + ", maxPayload " + open.path("maxPayload"), ev));
         if (origin != null) {
-            String err = CorsChecks.accessCheck(hs, origin, true, false);
+            String err = CorsChecks.accessCheck(hs, origin, p.options.credentials(), false);
             if (err != null) {
                 p.add(Finding.fail("socketio", "CORS on polling", err, "a page on " + origin + " cannot read the polling answers (" + err
                         + "), so the client never leaves polling's handshake", ev, "apply the CORS policy to the Socket.IO path too, with"
@@ -107,9 +107,14 @@ final class SocketIoChecks {
                 }
                 ok++;
             } catch (SocketTimeoutException e) {
-                p.add(Finding.fail("socketio", "one session, several requests", "sio.poll_timeout", "a poll with data waiting got no answer within "
-                        + p.options.timeout().toMillis() + " ms: a proxy buffers the response", s2, "turn response buffering off for " + path
-                        + " (nginx: proxy_buffering off;)"));
+                if (i == 1) {
+                    p.add(Finding.fail("socketio", "one session, several requests", "sio.poll_timeout", "a poll with data waiting got no answer"
+                            + " within " + p.options.timeout().toMillis() + " ms: a proxy buffers the response", s2, "turn response buffering off"
+                            + " for " + path + " (nginx: proxy_buffering off;)"));
+                } else {
+                    p.add(Finding.fail("socketio", "one session, several requests", "sio.request_failed", "request " + (i + 1) + " of the"
+                            + " session got no answer within " + p.options.timeout().toMillis() + " ms", s2, null));
+                }
                 return;
             } catch (IOException e) {
                 p.add(Finding.fail("socketio", "one session, several requests", "sio.request_failed", "request " + (i + 1) + ": " + e.getMessage(), s2, null));
@@ -144,13 +149,12 @@ final class SocketIoChecks {
         List<String> sent = new ArrayList<>();
         long start = System.nanoTime();
         try {
-            Http.Connection c = Http.connect(p.target, java.time.Duration.ofMillis(pingInterval + p.options.timeout().toMillis()),
-                    p.options.trust(), List.of("http/1.1"));
+            Http.Connection c = p.connect(java.time.Duration.ofMillis(pingInterval + p.options.timeout().toMillis()));
             try (c) {
                 sent.add("> GET " + q + " (waiting for the ping)");
-                Http.Response r = Http.exchange(c, "GET", q + "&t=doctor-ping", p.target.authority(), session, null);
+                Http.Response r = p.bounded(c, () -> Http.exchange(c, "GET", q + "&t=doctor-ping", p.target.authority(), session, null));
                 long waited = (System.nanoTime() - start) / 1_000_000;
-                if (r.status() == 200 && r.bodyText().contains("2")) {
+                if (r.status() == 200 && java.util.Arrays.asList(r.bodyText().split("\u001e")).contains("2")) {
                     p.add(Finding.pass("socketio", "ping", "sio.ping", "the server pinged after " + waited + " ms (pingInterval " + pingInterval
                             + " ms)", Probe.join(sent, List.of("< " + abbreviate(r.bodyText())))));
                     p.request("POST", q + "&t=doctor-pong", p.target.authority(), withType(session), "3".getBytes(StandardCharsets.UTF_8), null);

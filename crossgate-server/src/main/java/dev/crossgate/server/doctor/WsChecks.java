@@ -41,7 +41,7 @@ final class WsChecks {
 
     /** Sends a handshake on a new connection; the connection stays open when the answer is 101 (the caller closes it). */
     static Open handshake(Probe p, String pathAndQuery, String origin, List<String> protocols, String key, List<String> sent) throws IOException {
-        Http.Connection c = Http.connect(p.target, p.options.timeout(), p.options.trust(), List.of("http/1.1"));
+        Http.Connection c = p.connect(p.options.timeout());
         boolean keep = false;
         try {
             List<String[]> h = Probe.headers("Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", key,
@@ -54,7 +54,7 @@ final class WsChecks {
                     sent.add("> Origin: " + origin);
                 }
             }
-            Http.Response r = Http.exchange(c, "GET", pathAndQuery, p.target.authority(), h, null);
+            Http.Response r = p.bounded(c, () -> Http.exchange(c, "GET", pathAndQuery, p.target.authority(), h, null));
             keep = r.status() == 101;
             return new Open(keep ? c : null, r);
         } finally {
@@ -98,24 +98,35 @@ final class WsChecks {
         }
         long n = b1 & 0x7f;
         if (n == 126) {
-            n = (in.read() << 8) | in.read();
+            n = (byteOf(in) << 8) | byteOf(in);
         } else if (n == 127) {
             n = 0;
             for (int i = 0; i < 8; i++) {
-                n = (n << 8) | in.read();
+                n = (n << 8) | byteOf(in);
             }
         }
         byte[] mask = (b1 & 0x80) != 0 ? in.readNBytes(4) : null;
-        if (n > Http.MAX_BODY) {
+        if (n < 0 || n > Http.MAX_BODY) {
             throw new IOException("a frame of " + n + " bytes");
         }
         byte[] payload = in.readNBytes((int) n);
+        if (payload.length < n || (mask != null && mask.length < 4)) {
+            throw new java.io.EOFException("the connection ended inside a frame");
+        }
         if (mask != null) {
             for (int i = 0; i < payload.length; i++) {
                 payload[i] ^= mask[i & 3];
             }
         }
         return new Frame(b0 & 0x0f, payload);
+    }
+
+    private static int byteOf(InputStream in) throws IOException {
+        int b = in.read();
+        if (b < 0) {
+            throw new java.io.EOFException("the connection ended inside a frame header");
+        }
+        return b;
     }
 
     /** The checks on {@code path}: upgrade, subprotocol, echo, then a hold without traffic (in the calling thread). */
