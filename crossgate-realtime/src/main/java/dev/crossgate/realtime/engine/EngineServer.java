@@ -65,6 +65,24 @@ public final class EngineServer {
         }
     }
 
+    /**
+     * Closes every session and waits, up to {@code wait}, until all have ended, so that they end as a server close
+     * (clients get a close packet, sockets the reason "server shutting down") before their connections go. Not on an
+     * event loop: it blocks.
+     */
+    public void closeAll(java.time.Duration wait) {
+        closeAll();
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (!sessions.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     void removed(EngineSocket s) {
         sessions.remove(s.id(), s);
     }
@@ -231,7 +249,9 @@ public final class EngineServer {
 
     private WebSocketServerHandshaker handshaker(FullHttpRequest req) {
         String url = "ws://" + req.headers().get(HttpHeaderNames.HOST, "localhost") + req.uri();
-        return new WebSocketServerHandshakerFactory(url, null, true, options.maxPayload()).newHandshaker(req);
+        // "*": the first subprotocol the client offers is chosen, as the reference server's ws does; a browser that sends
+        // its token as a subprotocol (["access_token", token]) requires one of its offers back.
+        return new WebSocketServerHandshakerFactory(url, "*", true, options.maxPayload()).newHandshaker(req);
     }
 
     /**

@@ -45,7 +45,7 @@ public final class EngineSocket {
     private final String handshakeUri;
     private final HttpHeaders handshakeHeaders;
     private final String remoteAddress;
-    private Transport transport;
+    private volatile Transport transport;
     /** Packets waiting for a transport (a poll, or the end of an upgrade); small, as it is empty nearly always. */
     private final ArrayDeque<EnginePacket> buffer = new ArrayDeque<>(2);
     /** About how many bytes {@link #buffer} holds (text length or binary size), for the slow-client limit. */

@@ -74,16 +74,7 @@ public final class RealtimeHttpServer implements AutoCloseable {
         }
         listener.close().syncUninterruptibly();
         for (EngineServer s : servers) {
-            s.closeAll();
-        }
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(2);
-        while (servers.stream().anyMatch(s -> s.sessionCount() > 0) && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+            s.closeAll(java.time.Duration.ofSeconds(2));
         }
         group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
     }

@@ -71,6 +71,11 @@ public final class SioSocket {
         return client.engine().handshakeUri();
     }
 
+    /** The Engine.IO session (the client's connection) this socket belongs to; its sockets in other namespaces share it. */
+    public String sessionId() {
+        return client.engine().id();
+    }
+
     /** The client's address as the connection saw it. */
     public String remoteAddress() {
         return client.engine().remoteAddress();

@@ -93,6 +93,11 @@ final class RealtimeBinding {
         int maxConcurrent = atLeast(b, h.integer("maxConcurrent", 64, def), 1, "realtime.hooks.maxConcurrent");
         int maxQueued = atLeast(b, h.integer("maxQueued", 1024, def), 0, "realtime.hooks.maxQueued");
         Sourced<String> hookSecret = h.string("secret", null, def);
+        if (hookSecret.value() != null && !hookSecret.value().matches("[\\x21-\\x7e]+")) {
+            b.problem("realtime.hooks.secret", hookSecret.source(), "(not shown)", "realtime.hooks.secret has spaces, line breaks or"
+                    + " other characters a header value cannot carry (a trailing newline from a secrets file is common)",
+                    "trim it: printable ASCII only");
+        }
         b.record("realtime.hooks.secret", hookSecret.value() == null ? "(none)" : "(set, " + hookSecret.value().getBytes(StandardCharsets.UTF_8).length
                 + " bytes, not shown)", hookSecret.source());
 

@@ -428,7 +428,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         } else if (corsAnswered(ex)) {
             return;
         }
-        if (!req.uri().contains("?sid=") && !req.uri().contains("&sid=")) {
+        if (!new io.netty.handler.codec.http.QueryStringDecoder(req.uri()).parameters().containsKey("sid")) { // as the engine parses it
             Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
             if (rate != null) {
                 refuse(ex, rate);
@@ -451,16 +451,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     }
 
     private void collectRealtimeBody(HttpContent content) {
-        FullHttpRequest full = realtimeRequest;
-        if (content.decoderResult().isFailure()) {
-            content.release();
-            realtimeRequest = null;
-            full.release();
-            bodyPending = false;
-            current.closeAfter = true;
-            local(current, Reason.HTTP_MALFORMED);
-            return;
-        }
+        FullHttpRequest full = realtimeRequest; // decoder failures never get here: processQueue answers them first
         CompositeByteBuf body = (CompositeByteBuf) full.content();
         if (body.readableBytes() + content.content().readableBytes() > config.realtime().maxPayload()) {
             content.release();
@@ -935,6 +926,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return;
         }
         current = null;
+        if (realtimeRequest != null) {
+            realtimeRequest.release(); // answered before its body was complete (a decoding failure, a limit)
+            realtimeRequest = null;
+        }
         long upstreamNanos = call == null ? -1 : call.upstreamNanos();
         call = null;
         wsProxy = null;
@@ -1022,6 +1017,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (tunnel != null) {
             tunnel.close(1001, Reason.DRAINING.code());
             return;
+        }
+        if (realtimeUpgraded) {
+            return; // its session closes it (the hub ends every session first), as a tunnel closes its own
         }
         if (current == null && queue.isEmpty()) {
             closing = true;

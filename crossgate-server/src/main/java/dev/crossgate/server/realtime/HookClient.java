@@ -64,10 +64,14 @@ final class HookClient {
         return hook.isAbsolute() ? hook : upstream.resolve(hook);
     }
 
-    /** POSTs {@code body} to a hook ({@code name}: connect, event or disconnect, for the metrics). */
+    /**
+     * POSTs {@code body} to a hook ({@code name}: connect, event or disconnect, for the metrics). The timeout counts
+     * from this call, time spent waiting for a slot included.
+     */
     CompletableFuture<Result> post(String name, URI hook, JsonNode body) {
         CompletableFuture<Result> out = new CompletableFuture<>();
-        Runnable call = () -> send(name, resolve(hook), body, out);
+        long start = System.nanoTime();
+        Runnable call = () -> send(name, resolve(hook), body, out, start);
         boolean now;
         synchronized (this) {
             now = inFlight < config.maxConcurrent();
@@ -83,30 +87,38 @@ final class HookClient {
                 return out;
             }
         }
-        if (now) {
-            call.run();
-        }
+        call.run();
         return out;
     }
 
-    private void send(String name, URI url, JsonNode body, CompletableFuture<Result> out) {
-        long start = System.nanoTime();
-        HttpRequest.Builder rb = HttpRequest.newBuilder(url).timeout(config.timeout())
-                .header("Content-Type", "application/json").header("Accept", "application/json")
-                .header("User-Agent", "crossgate-realtime");
-        if (config.secret() != null) {
-            rb.header("X-Crossgate-Hook-Secret", config.secret());
-        }
-        HttpRequest req;
-        try {
-            req = rb.POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
-        } catch (Exception e) {
-            finish(name, start, out, new Result(0, null, "realtime.hook_failed", "the call could not be built: " + e.getMessage()));
+    /** Runs one call in the slot it holds; whatever happens, the slot is given back through {@link #finish}. */
+    private void send(String name, URI url, JsonNode body, CompletableFuture<Result> out, long start) {
+        long left = timeoutNanos - (System.nanoTime() - start);
+        if (left <= 0) {
+            finish(name, start, out, new Result(0, null, "realtime.hook_timeout", "waited " + config.timeout().toMillis()
+                    + " ms for a free slot (realtime.hooks.maxConcurrent) without getting one"));
             return;
         }
-        http.sendAsync(req, info -> limited(MAX_ANSWER))
-                .orTimeout(timeoutNanos, TimeUnit.NANOSECONDS)
-                .whenComplete((res, err) -> finish(name, start, out, err != null ? failure(url, err) : parse(url, res)));
+        CompletableFuture<HttpResponse<byte[]>> exchange;
+        try {
+            HttpRequest.Builder rb = HttpRequest.newBuilder(url).timeout(java.time.Duration.ofNanos(left))
+                    .header("Content-Type", "application/json").header("Accept", "application/json")
+                    .header("User-Agent", "crossgate-realtime");
+            if (config.secret() != null) {
+                rb.header("X-Crossgate-Hook-Secret", config.secret());
+            }
+            HttpRequest req = rb.POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
+            exchange = http.sendAsync(req, info -> limited(MAX_ANSWER));
+        } catch (Exception e) {
+            finish(name, start, out, new Result(0, null, "realtime.hook_failed", "the call could not be made: " + e.getMessage()));
+            return;
+        }
+        exchange.orTimeout(left, TimeUnit.NANOSECONDS).whenComplete((res, err) -> {
+            if (err != null) {
+                exchange.cancel(true); // a call past its deadline does not keep running beside the next ones
+            }
+            finish(name, start, out, err != null ? failure(url, err) : parse(url, res));
+        });
     }
 
     private void finish(String name, long start, CompletableFuture<Result> out, Result r) {

@@ -59,16 +59,33 @@ public final class Hub {
     private final Metrics metrics;
     private final HookClient hooks;
     private final Map<SioSocket, Member> members = new ConcurrentHashMap<>();
+    /**
+     * Per-user slots (limits.connectionsPerSubject) by connection and user: the quota counts connections, so the
+     * sockets one connection opens in several namespaces share one slot. Touched on the connection's event loop only.
+     */
+    private final Map<String, SessionSlot> slots = new ConcurrentHashMap<>();
+    /** The configured namespace patterns, compiled once, with the names as configured (for metrics). */
+    private final List<Map.Entry<String, Pattern>> patterns = new ArrayList<>();
+
+    private static final class SessionSlot {
+        final AtomicInteger slot;
+        int sockets;
+
+        SessionSlot(AtomicInteger slot) {
+            this.slot = slot;
+        }
+    }
     private final AtomicInteger connected = new AtomicInteger();
 
     /** What the hub knows of one socket: who it is, what it holds, its events waiting for the hook. */
     private static final class Member {
-        String user;
+        volatile String user;
         Map<String, Object> claims;
         long expiresAtMillis;
         JsonNode data;
         List<String> rooms = List.of();
-        AtomicInteger slot;
+        /** The per-user slot this socket shares with the other sockets of its connection, or null. */
+        String slotKey;
         boolean released;
         boolean admitted;
         ScheduledFuture<?> expiry;
@@ -98,10 +115,12 @@ public final class Hub {
         this.io = b.build();
         boolean main = false;
         for (String name : this.config.namespaces()) {
-            Namespace ns = name.contains("*") ? io.namespaces(glob(name)) : io.of(name);
+            Pattern pattern = name.contains("*") ? glob(name) : Pattern.compile(Pattern.quote(name));
+            patterns.add(Map.entry(name, pattern));
+            Namespace ns = name.contains("*") ? io.namespaces(pattern) : io.of(name);
             ns.use(this::admit);
             ns.onConnection(this::connected);
-            main |= name.equals("/") || (name.contains("*") && glob(name).matcher("/").matches());
+            main |= pattern.matcher("/").matches();
         }
         if (!main) {
             // The main namespace always exists in Socket.IO; here it is closed unless configured.
@@ -131,9 +150,9 @@ public final class Hub {
         return io;
     }
 
-    /** Ends every session (a drain). */
+    /** Ends every session (a drain), waiting up to 2 s for them to end as a server close before connections go. */
     public void close() {
-        io.engine().closeAll();
+        io.engine().closeAll(java.time.Duration.ofSeconds(2));
     }
 
     // ---------------------------------------------------------------- CONNECT
@@ -226,12 +245,9 @@ public final class Hub {
 
     /** The last step: the per-user quota, then the socket is admitted. */
     private void admitWithin(SioSocket s, Member m, Consumer<Handlers.ConnectError> next) {
-        if (m.user != null && limits.subjectLimited()) {
-            m.slot = limits.reserveSubject(m.user);
-            if (m.slot == null) {
-                refuse(next, "limit.connections", limits.subjectRefusal(m.user).message(), null);
-                return;
-            }
+        if (m.user != null && limits.subjectLimited() && !holdSlot(s, m)) {
+            refuse(next, "limit.connections", limits.subjectRefusal(m.user).message(), null);
+            return;
         }
         members.put(s, m);
         next.accept(null);
@@ -295,7 +311,7 @@ public final class Hub {
         m.user = s.data().get("user") instanceof String u ? u : null;
         m.expiresAtMillis = s.data().get("tokenExpires") instanceof Long l ? l : 0;
         if (m.user != null && limits.subjectLimited()) {
-            m.slot = limits.reserveSubject(m.user); // cannot be refused any more; counted when there is room
+            holdSlot(s, m); // cannot be refused any more: counted when there is room
         }
         members.put(s, m);
         return m;
@@ -305,6 +321,7 @@ public final class Hub {
         connected.decrementAndGet();
         members.remove(s, m);
         release(m);
+        m.events.clear(); // events still waiting for the hook are not sent for a socket that left
         if (m.expiry != null) {
             m.expiry.cancel(false);
         }
@@ -316,10 +333,31 @@ public final class Hub {
         }
     }
 
+    /** Takes (or shares) the slot of this socket's connection and user; false when the user is at the quota. */
+    private boolean holdSlot(SioSocket s, Member m) {
+        String key = s.sessionId() + "\u0000" + m.user;
+        SessionSlot h = slots.get(key);
+        if (h == null) {
+            AtomicInteger slot = limits.reserveSubject(m.user);
+            if (slot == null) {
+                return false;
+            }
+            h = new SessionSlot(slot);
+            slots.put(key, h);
+        }
+        h.sockets++;
+        m.slotKey = key;
+        return true;
+    }
+
     private void release(Member m) {
-        if (m.slot != null && !m.released) {
+        if (m.slotKey != null && !m.released) {
             m.released = true;
-            limits.release(m.slot);
+            SessionSlot h = slots.get(m.slotKey);
+            if (h != null && --h.sockets == 0) {
+                slots.remove(m.slotKey);
+                limits.release(h.slot);
+            }
         }
     }
 
@@ -493,14 +531,19 @@ public final class Hub {
         }
         int reached = b.sockets().size();
         b.emit(event, values);
-        metrics.count("crossgate.realtime.emits", "Events emitted by the backend (hook answers and the publish API)", "namespace", ns.name());
+        metrics.count("crossgate.realtime.emits", "Events emitted by the backend (hook answers and the publish API)", "namespace", configuredName(name));
         return new Emitted(reached, null, 200);
     }
 
     private Namespace namespaceFor(String name) {
-        for (String configured : config.namespaces()) {
-            if (configured.equals(name) || (configured.contains("*") && glob(configured).matcher(name).matches())) {
-                return io.namespace(name);
+        return configuredName(name) == null ? null : io.namespace(name);
+    }
+
+    /** The configured namespace (a name, or a pattern such as /rooms-*) that {@code name} falls under, or null. */
+    private String configuredName(String name) {
+        for (Map.Entry<String, Pattern> e : patterns) {
+            if (e.getValue().matcher(name).matches()) {
+                return e.getKey();
             }
         }
         return null;

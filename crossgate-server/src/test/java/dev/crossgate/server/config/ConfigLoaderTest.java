@@ -410,6 +410,12 @@ class ConfigLoaderTest {
         ConfigLoader.Result open = load("profile: prod\nhosts: [api.example.com]\nrealtime:\n  enabled: true\n");
         assertThat(open.errors()).isEmpty();
         assertThat(open.problems()).singleElement().satisfies(p -> assertThat(p.message()).contains("any page on an allowed origin"));
+        ConfigLoader.Result secretWithNewline = load("profile: dev\nrealtime:\n  hooks:\n    secret: \"s3cret-from-a-file\\n\"\n");
+        assertThat(secretWithNewline.errors()).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("realtime.hooks.secret");
+            assertThat(p.message()).contains("line breaks");
+            assertThat(String.valueOf(p.value())).doesNotContain("s3cret");
+        });
         ConfigLoader.Result overlap = load("profile: dev\nwebsocket:\n  paths: [/socket.io]\nauth:\n  paths: [/socket.io]\n  jwt:\n"
                 + "    secret: 0123456789abcdef0123456789abcdef-long-enough\nrealtime:\n  token: required\n");
         assertThat(overlap.errors()).isEmpty();

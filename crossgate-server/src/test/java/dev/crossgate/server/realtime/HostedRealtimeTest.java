@@ -412,6 +412,15 @@ class HostedRealtimeTest {
         }
     }
 
+    private double gauge(String name) throws Exception {
+        for (String line : admin("GET", "/metrics", null, null).body().split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return Double.parseDouble(line.substring(name.length() + 1).trim());
+            }
+        }
+        throw new AssertionError("no gauge " + name);
+    }
+
     static String jwt(String subject, long expSeconds) throws Exception {
         JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(subject).expirationTime(new Date(System.currentTimeMillis() + expSeconds * 1000)).build();
         SignedJWT t = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
@@ -423,15 +432,28 @@ class HostedRealtimeTest {
     void tokensAreCheckedAtConnectWithPerUserQuotasAndASocketEndsWithItsToken() throws Exception {
         start("""
                 token: required
+                namespaces: ["/", "/team-*"]
                 """, """
                 auth:
                   jwt:
                     secret: %s
                 limits:
                   connectionsPerSubject: 1
+                  requestsPerSecond: 50
                 """.formatted(JWT_SECRET));
         Socket a1 = client("/", new String[] {WebSocket.NAME}, Map.of("token", jwt("alice", 60)));
         assertThat(connect(a1)).isNull();
+        // The quota counts connections: the same connection in a second namespace shares alice's one slot.
+        Socket a1team = a1.io().socket("/team-red", IO.Options.builder().setAuth(Map.of("token", jwt("alice", 60))).build());
+        clients.add(a1team);
+        assertThat(connect(a1team)).isNull();
+        // A browser's token as a subprotocol: the marker comes back, or the browser would fail the handshake.
+        try (RawWs ws = new RawWs(edge.port())) {
+            String[] h = ws.request(RawWs.handshake("/socket.io/?EIO=4&transport=websocket", "127.0.0.1", "Origin: http://localhost:5173",
+                    "Sec-WebSocket-Protocol: access_token, " + jwt("erin", 60)));
+            assertThat(h[0]).isEqualTo("101");
+            assertThat(h[1]).containsIgnoringCase("sec-websocket-protocol: access_token");
+        }
         // The same user again: over the quota.
         JSONObject quota = (JSONObject) connect(client("/", new String[] {WebSocket.NAME}, Map.of("token", jwt("alice", 60))))[0];
         assertThat(quota.getJSONObject("data").getString("reason")).isEqualTo("limit.connections");
@@ -448,17 +470,15 @@ class HostedRealtimeTest {
         Socket carol = IO.socket(URI.create("http://127.0.0.1:" + edge.port()), o);
         clients.add(carol);
         assertThat(connect(carol)).isNull();
-        // When alice leaves, her slot is free again.
+        // When alice's connection leaves (both its sockets), her slot is free again: once the server has seen both go.
+        double before = gauge("crossgate_realtime_sockets");
+        a1team.close();
         a1.close();
-        Object[] again = null;
-        for (int i = 0; i < 20; i++) {
-            again = connect(client("/", new String[] {WebSocket.NAME}, Map.of("token", jwt("alice", 60))));
-            if (again == null) {
-                break;
-            }
-            Thread.sleep(100);
+        for (int i = 0; i < 100 && gauge("crossgate_realtime_sockets") > before - 2; i++) {
+            Thread.sleep(50);
         }
-        assertThat(again).isNull();
+        assertThat(gauge("crossgate_realtime_sockets")).isEqualTo(before - 2);
+        assertThat(connect(client("/", new String[] {WebSocket.NAME}, Map.of("token", jwt("alice", 60))))).isNull();
         // A socket does not outlive its token: crossgate:error auth.expired, then a server disconnect.
         Socket shortLived = client("/", new String[] {WebSocket.NAME}, Map.of("token", jwt("dave", 2)));
         CompletableFuture<Object[]> expiredEvent = once(shortLived, Hub.ERROR_EVENT);
@@ -473,6 +493,20 @@ class HostedRealtimeTest {
         }
     }
 
+
+    @Test
+    void aNewSessionCountsAgainstTheRequestRateHoweverItsQueryIsWritten() throws Exception {
+        start("namespaces: [\"/\"]\n", "limits:\n  requestsPerSecond: 1\n  requestBurst: 1\n");
+        try (RawHttp c = new RawHttp(edge.port())) {
+            assertThat(c.send(RawHttp.get("/socket.io/?EIO=4&transport=polling", "127.0.0.1")).read().status()).isEqualTo(200);
+        }
+        // "?sid=" inside another parameter's value is not a session id: still a new session, still rate-limited.
+        try (RawHttp c = new RawHttp(edge.port())) {
+            RawHttp.Response r = c.send(RawHttp.get("/socket.io/?EIO=4&transport=polling&a=%3Fsid%3D&b=?sid=", "127.0.0.1")).read();
+            assertThat(r.status()).isEqualTo(429);
+            assertThat(r.header("x-crossgate-reason")).isEqualTo("limit.rate");
+        }
+    }
 
     @Test
     void hookCallsAreBoundedInNumberAndTheOverflowIsRefusedAtOnce() throws Exception {
