@@ -58,7 +58,8 @@ public final class Broadcast {
         return new ArrayList<>(targets);
     }
 
-    public void emit(String event, Object... args) {
+    /** Sends the event to the sockets this broadcast reaches now; returns how many they were. */
+    public int emit(String event, Object... args) {
         List<byte[]> attachments = new ArrayList<>();
         com.fasterxml.jackson.databind.node.ArrayNode data = SioSocket.eventData(event, args, attachments);
         Recovery recovery = namespace.recovery();
@@ -73,18 +74,19 @@ public final class Broadcast {
             }
             recovery.keep(offset, namespace.name(), rooms, skip, e.text());
         }
+        List<SioSocket> targets = sockets();
         if (!e.attachments().isEmpty()) {
-            for (SioSocket s : sockets()) {
+            for (SioSocket s : targets) {
                 s.sendEncoded(e);
             }
-            return;
+            return targets.size();
         }
         // Text only (nearly every broadcast): encoded once, one task per event loop.
-        List<SioSocket> targets = sockets();
         List<dev.crossgate.realtime.engine.EngineSocket> sessions = new ArrayList<>(targets.size());
         for (SioSocket s : targets) {
             sessions.add(s.session());
         }
         dev.crossgate.realtime.engine.SharedMessage.send(e.text(), sessions);
+        return targets.size();
     }
 }

@@ -55,8 +55,8 @@ public final class Authenticator {
     public CompletableFuture<Outcome> authenticate(HttpRequest req) {
         Found found = find(req);
         if (found == null) {
-            return CompletableFuture.completedFuture(new Outcome("auth.missing", "this path requires a token (looked in: "
-                    + String.join(", ", config.tokenFrom().stream().map(Object::toString).toList()) + ")", null, null));
+            return CompletableFuture.completedFuture(new Outcome("auth.missing", "this path requires a token (looked in: " + sources() + ")",
+                    null, null));
         }
         return verifier.verify(found.token()).thenApply(v -> new Outcome(v.reason(), v.message(), v.claims(), found));
     }

@@ -354,7 +354,7 @@ public final class ConfigLoader {
         return p;
     }
 
-    private static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path, String example) {
+    static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path, String example) {
         if (d.value() != null && d.value().isZero()) {
             b.problem(path, d.source(), "0", path + ": 0 (expected: more than 0)", "use " + example);
         }

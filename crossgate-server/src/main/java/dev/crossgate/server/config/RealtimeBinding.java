@@ -46,8 +46,8 @@ final class RealtimeBinding {
             }
             namespaces.add(n);
         }
-        Sourced<Duration> ping = positive(b, rt.duration("pingInterval", Duration.ofSeconds(25), def), "realtime.pingInterval");
-        Sourced<Duration> pingTimeout = positive(b, rt.duration("pingTimeout", Duration.ofSeconds(20), def), "realtime.pingTimeout");
+        Sourced<Duration> ping = ConfigLoader.positive(b, rt.duration("pingInterval", Duration.ofSeconds(25), def), "realtime.pingInterval", "25s");
+        Sourced<Duration> pingTimeout = ConfigLoader.positive(b, rt.duration("pingTimeout", Duration.ofSeconds(20), def), "realtime.pingTimeout", "20s");
         Sourced<Long> payload = rt.size("maxPayload", 1_000_000L, def);
         if (payload.value() < 1024 || payload.value() > 100_000_000L) {
             b.problem("realtime.maxPayload", payload.source(), payload.value().toString(),
@@ -60,7 +60,7 @@ final class RealtimeBinding {
                     + " bytes) is smaller than realtime.maxPayload (" + payload.value() + " bytes): one packet could cut a client off",
                     "use 16MB (sixteen payloads waiting for one slow client)");
         }
-        Sourced<Duration> connectTimeout = positive(b, rt.duration("connectTimeout", Duration.ofSeconds(45), def), "realtime.connectTimeout");
+        Sourced<Duration> connectTimeout = ConfigLoader.positive(b, rt.duration("connectTimeout", Duration.ofSeconds(45), def), "realtime.connectTimeout", "45s");
         Sourced<String> cookie = rt.string("stickyCookie", null, def);
         if (cookie.value() != null && !cookie.value().matches("[A-Za-z0-9_.-]{1,64}")) {
             b.problem("realtime.stickyCookie", cookie.source(), cookie.value(),
@@ -89,7 +89,7 @@ final class RealtimeBinding {
         URI event = hookUrl(b, h.string("event", null, def), "realtime.hooks.event");
         URI disconnect = hookUrl(b, h.string("disconnect", null, def), "realtime.hooks.disconnect");
         Sourced<List<String>> events = h.list("events", List.of("*"), def);
-        Sourced<Duration> timeout = positive(b, h.duration("timeout", Duration.ofSeconds(5), def), "realtime.hooks.timeout");
+        Sourced<Duration> timeout = ConfigLoader.positive(b, h.duration("timeout", Duration.ofSeconds(5), def), "realtime.hooks.timeout", "5s");
         int maxConcurrent = atLeast(b, h.integer("maxConcurrent", 64, def), 1, "realtime.hooks.maxConcurrent");
         int maxQueued = atLeast(b, h.integer("maxQueued", 1024, def), 0, "realtime.hooks.maxQueued");
         Sourced<String> hookSecret = h.string("secret", null, def);
@@ -160,14 +160,6 @@ final class RealtimeBinding {
                 "write the backend endpoint, such as /realtime/" + path.substring(path.lastIndexOf('.') + 1)
                         + " (on the upstream) or http://127.0.0.1:8000/realtime/" + path.substring(path.lastIndexOf('.') + 1));
         return null;
-    }
-
-    private static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path) {
-        if (d.value() != null && (d.value().isZero() || d.value().isNegative())) {
-            b.problem(path, d.source(), Units.format(d.value()), path + " is " + Units.format(d.value()) + " (expected: more than 0)",
-                    "use a duration such as 5s");
-        }
-        return d;
     }
 
     private static int atLeast(Binder b, Sourced<Integer> v, int min, String path) {

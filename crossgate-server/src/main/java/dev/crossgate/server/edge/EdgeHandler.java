@@ -400,30 +400,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private void realtime(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody) {
         ex.upstream = "realtime";
         if (WsHandshake.isUpgrade(req)) {
-            Reason bad = WsHandshake.check(req, hasBody);
-            if (bad != null) {
-                if (bad == Reason.WS_VERSION_UNSUPPORTED) {
-                    ex.extraHeaders = new String[] {"sec-websocket-version", "13"};
-                }
-                local(ex, bad);
+            if (webSocketRefused(req, ex, hostPort, hasBody, config.realtime().token() == CrossgateConfig.TokenMode.REQUIRED)) {
                 return;
-            }
-            if (ex.origin == null) {
-                boolean allowed = switch (config.webSocket().missingOrigin()) {
-                    case ALLOW -> true;
-                    case REFUSE -> false;
-                    case AUTHENTICATED -> config.realtime().token() == CrossgateConfig.TokenMode.REQUIRED;
-                };
-                if (!allowed) {
-                    local(ex, Reason.WS_ORIGIN_MISSING);
-                    return;
-                }
-            } else {
-                String refusal = wsOriginRefusal(ex, hostPort);
-                if (refusal != null) {
-                    local(ex, Reason.WS_ORIGIN_REJECTED.status(), Reason.WS_ORIGIN_REJECTED.code(), refusal);
-                    return;
-                }
             }
         } else if (corsAnswered(ex)) {
             return;
@@ -564,30 +542,9 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      * {@code websocket.missingOrigin} allows it. Then the upstream gets the handshake on a new connection.
      */
     private void webSocket(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody) {
-        Reason bad = WsHandshake.check(req, hasBody);
-        if (bad != null) {
-            if (bad == Reason.WS_VERSION_UNSUPPORTED) {
-                ex.extraHeaders = new String[] {"sec-websocket-version", "13"};
-            }
-            local(ex, bad);
+        // Under missingOrigin: authenticated, a native app without Origin proves who it is with the route's token.
+        if (webSocketRefused(req, ex, hostPort, hasBody, shared.auth.required(ex.path))) {
             return;
-        }
-        if (ex.origin == null) {
-            boolean allowed = switch (config.webSocket().missingOrigin()) {
-                case ALLOW -> true;
-                case REFUSE -> false;
-                case AUTHENTICATED -> shared.auth.required(ex.path); // a native app then proves who it is with a token
-            };
-            if (!allowed) {
-                local(ex, Reason.WS_ORIGIN_MISSING);
-                return;
-            }
-        } else {
-            String refusal = wsOriginRefusal(ex, hostPort);
-            if (refusal != null) {
-                local(ex, Reason.WS_ORIGIN_REJECTED.status(), Reason.WS_ORIGIN_REJECTED.code(), refusal);
-                return;
-            }
         }
         Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
         if (rate != null) {
@@ -595,6 +552,41 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return;
         }
         authenticated(req, ex, () -> forwardWebSocket(req, ex));
+    }
+
+    /**
+     * Answers a WebSocket handshake that cannot go on and returns true: invalid per RFC 6455 (400, or 426 with the
+     * version), an Origin the route's policy refuses (403 ws.origin_rejected), or no Origin where
+     * {@code websocket.missingOrigin} does not allow it; {@code tokenRequired} says whether a token will be checked,
+     * which is what {@code authenticated} asks for.
+     */
+    private boolean webSocketRefused(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody, boolean tokenRequired) {
+        Reason bad = WsHandshake.check(req, hasBody);
+        if (bad != null) {
+            if (bad == Reason.WS_VERSION_UNSUPPORTED) {
+                ex.extraHeaders = new String[] {"sec-websocket-version", "13"};
+            }
+            local(ex, bad);
+            return true;
+        }
+        if (ex.origin == null) {
+            boolean allowed = switch (config.webSocket().missingOrigin()) {
+                case ALLOW -> true;
+                case REFUSE -> false;
+                case AUTHENTICATED -> tokenRequired;
+            };
+            if (!allowed) {
+                local(ex, Reason.WS_ORIGIN_MISSING);
+                return true;
+            }
+            return false;
+        }
+        String refusal = wsOriginRefusal(ex, hostPort);
+        if (refusal != null) {
+            local(ex, Reason.WS_ORIGIN_REJECTED.status(), Reason.WS_ORIGIN_REJECTED.code(), refusal);
+            return true;
+        }
+        return false;
     }
 
     private void forwardWebSocket(HttpRequest req, Exchange ex) {

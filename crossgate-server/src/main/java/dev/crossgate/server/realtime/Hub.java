@@ -529,8 +529,7 @@ public final class Hub {
         for (JsonNode x : e.path("except")) {
             b = b.except(x.asText());
         }
-        int reached = b.sockets().size();
-        b.emit(event, values);
+        int reached = b.emit(event, values);
         metrics.count("crossgate.realtime.emits", "Events emitted by the backend (hook answers and the publish API)", "namespace", configuredName(name));
         return new Emitted(reached, null, 200);
     }
