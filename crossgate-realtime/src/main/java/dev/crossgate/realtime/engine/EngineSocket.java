@@ -156,20 +156,20 @@ public final class EngineSocket {
     }
 
     /**
-     * A broadcast's message, on this session's loop: the shared frame bytes when the session is on WebSocket
-     * with nothing queued ahead (written past the frame encoder, as the frame is complete), else its text
-     * queued as any packet.
+     * A broadcast's message, on this session's loop: the WebSocket to write the shared frame bytes to (past the frame
+     * encoder, as the frame is complete) when the session is on WebSocket with nothing queued ahead; else its text is
+     * queued as any packet, and null is returned.
      */
-    void sendShared(SharedMessage m) {
+    Channel sharedTarget(SharedMessage m) {
         if (closed) {
-            return;
+            return null;
         }
         if (transport == Transport.WEBSOCKET && ws != null && buffer.isEmpty()) {
-            m.writeTo(ws, this);
-            return;
+            return ws;
         }
         queue(EnginePacket.text(EnginePacket.Type.MESSAGE, m.text()));
         flush();
+        return null;
     }
 
     private void queue(EnginePacket p) {

@@ -19,7 +19,7 @@ import java.util.Set;
  * masked, so every WebSocket session gets the same frame bytes (header and payload, built once and shared);
  * polling sessions get the text in their next payload. Sessions are grouped by event loop, so a broadcast
  * to thousands of sessions is one task per loop, not one per session, and flushes are consolidated per
- * connection ({@link #writeTo}).
+ * connection ({@link #writeOnLoop}).
  */
 public final class SharedMessage {
     private final String text;
@@ -45,9 +45,7 @@ public final class SharedMessage {
             List<EngineSocket> group = e.getValue();
             Runnable task = () -> {
                 try {
-                    for (EngineSocket s : group) {
-                        s.sendShared(m);
-                    }
+                    m.deliver(group);
                 } finally {
                     m.frame.release();
                 }
@@ -66,20 +64,46 @@ public final class SharedMessage {
     }
 
     /**
-     * Writes the shared frame to a session's WebSocket. The flush is consolidated: one flush per connection
-     * after the tasks already queued on its event loop have run, so a burst of broadcasts leaves in one write
-     * per connection instead of one per message. The connection's loop is not always the session's (a
-     * WebSocket that upgraded a polling session was accepted on any loop): the write is then handed to it.
+     * On the sessions' event loop: each session on WebSocket gets the shared frame. A WebSocket that upgraded a
+     * polling session may live on another loop (it was accepted on any): those writes are handed to their loops in
+     * one task per loop, not one per session.
      */
-    void writeTo(Channel ws, EngineSocket session) {
-        ByteBuf f = frame.retainedDuplicate();
-        EventLoop loop = ws.eventLoop();
-        if (loop.inEventLoop()) {
-            writeOnLoop(ws, f, session);
-        } else {
-            loop.execute(() -> writeOnLoop(ws, f, session));
+    private void deliver(List<EngineSocket> group) {
+        Map<EventLoop, List<Target>> elsewhere = null;
+        for (EngineSocket s : group) {
+            Channel ws = s.sharedTarget(this);
+            if (ws == null) {
+                continue; // queued for a poll, or closed
+            }
+            if (ws.eventLoop().inEventLoop()) {
+                writeOnLoop(ws, frame.retainedDuplicate(), s);
+            } else {
+                if (elsewhere == null) {
+                    elsewhere = new IdentityHashMap<>();
+                }
+                elsewhere.computeIfAbsent(ws.eventLoop(), l -> new ArrayList<>()).add(new Target(ws, s));
+            }
+        }
+        if (elsewhere == null) {
+            return;
+        }
+        for (Map.Entry<EventLoop, List<Target>> e : elsewhere.entrySet()) {
+            frame.retain();
+            List<Target> targets = e.getValue();
+            e.getKey().execute(() -> {
+                try {
+                    for (Target t : targets) {
+                        writeOnLoop(t.ws(), frame.retainedDuplicate(), t.session());
+                    }
+                } finally {
+                    frame.release();
+                }
+            });
         }
     }
+
+    /** A WebSocket on another loop than its session, and the session (for the slow-client check). */
+    private record Target(Channel ws, EngineSocket session) {}
 
     /** On {@code ws}'s own event loop: write now, flush once that loop's queued tasks have run. */
     private static void writeOnLoop(Channel ws, ByteBuf f, EngineSocket session) {
