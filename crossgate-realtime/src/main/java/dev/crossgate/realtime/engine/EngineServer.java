@@ -293,7 +293,8 @@ public final class EngineServer {
 
     /** A 400 (403 for code 4) with the protocol's JSON error. */
     void error(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req, int code, String message) {
-        String body = "{\"code\":" + code + ",\"message\":\"" + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}";
+        // Jackson escapes every character JSON requires (an allowRequest refusal is the application's own text).
+        String body = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("code", code).put("message", message).toString();
         conn.respond(ctx, HttpUtil.isKeepAlive(req), response(req, code == 4 ? 403 : 400, "application/json", body), REASONS[code]);
     }
 

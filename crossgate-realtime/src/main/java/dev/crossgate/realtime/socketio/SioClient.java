@@ -128,7 +128,7 @@ final class SioClient implements EngineSocket.Listener {
     @SuppressWarnings("unchecked")
     private void connect(SioPacket p) {
         String nsp = p.namespace();
-        Namespace ns = server.namespaceFor(nsp);
+        Namespace ns = server.namespace(nsp);
         if (ns == null) {
             sendConnectError(nsp, "Invalid namespace", null);
             return;

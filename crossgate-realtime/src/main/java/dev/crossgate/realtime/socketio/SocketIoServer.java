@@ -65,10 +65,6 @@ public final class SocketIoServer {
      * pattern that matches (created on first use); null when no namespace has that name.
      */
     public Namespace namespace(String name) {
-        return namespaceFor(name);
-    }
-
-    Namespace namespaceFor(String name) {
         Namespace ns = namespaces.get(name);
         if (ns != null) {
             return ns;

@@ -31,10 +31,6 @@ final class HookClient {
         boolean answered() {
             return failure == null;
         }
-
-        boolean success() {
-            return failure == null && status / 100 == 2;
-        }
     }
 
     /** The largest hook answer read; a longer one is a failure (a hook answers with an ack and emits, not with bulk data). */

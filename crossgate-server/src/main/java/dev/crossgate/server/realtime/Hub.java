@@ -364,8 +364,9 @@ public final class Hub {
     // ---------------------------------------------------------------- events
 
     private void event(SioSocket s, Member m, String event, List<Object> args, Handlers.Ack ack) {
-        metrics.count("crossgate.realtime.events", "Client events received (hosted mode)", "forwarded", Boolean.toString(config.hooks().forwards(event)));
-        if (!config.hooks().forwards(event)) {
+        boolean forwarded = config.hooks().forwards(event);
+        metrics.count("crossgate.realtime.events", "Client events received (hosted mode)", "forwarded", Boolean.toString(forwarded));
+        if (!forwarded) {
             if (ack != null) {
                 ack.send(error("realtime.event_not_handled", "no hook receives the event " + event + " (realtime.hooks.event, realtime.hooks.events)"));
             }
