@@ -174,7 +174,16 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     /** Hands queued messages to the stage that can take them now, then decides whether to keep reading. */
     private void process() {
-        processQueue();
+        try {
+            processQueue();
+        } catch (RuntimeException e) {
+            Exchange ex = current;
+            if (ex != null) {
+                internalError(ex, e);
+            } else {
+                throw e;
+            }
+        }
         if (ctx.channel().isActive()) {
             updateReading();
         }
@@ -237,8 +246,14 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 }
                 return;
             }
-            if (content instanceof LastHttpContent) {
+            current.requestBytes += content.content().readableBytes();
+            if (content instanceof LastHttpContent last) {
                 bodyPending = false;
+                if (!last.trailingHeaders().isEmpty()) {
+                    // Request trailers are not forwarded (RFC 9110 §6.5.2 lets a recipient discard them): none can
+                    // carry framing, routing or identity the rules did not see.
+                    content = new io.netty.handler.codec.http.DefaultLastHttpContent(last.content());
+                }
             }
             call.sendBody(content);
         }
@@ -246,127 +261,168 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     // ---------------------------------------------------------------- the request path
 
+    /** The last Host parsed on this connection: {value, host, port} (a connection nearly always sends the same). */
+    private final String[] hostCache = new String[3];
+
     /**
-     * The stages of one request, in order: decoding, Host, framing and size limits (and a connection
-     * over a connection limit), WebSocket handshakes (then Origin, rate, token, per-user limit, upstream),
-     * CORS (preflights and refusals answered here), the route's request rate, the token where the route
-     * requires one, then the upstream.
+     * One request head arrived: it is decided into its canonical form, then the stages run. Nothing thrown on
+     * the way closes the connection silently: it becomes a 500 {@code server.error} through the one exit.
      */
     private void begin(HttpRequest req) {
         ByteActivity activity = activity();
         if (activity != null) {
             activity.firstByte = 0;
         }
+        CanonicalRequest canon = CanonicalRequest.parse(req, hostCache);
+        Exchange ex = newExchange(req, canon);
+        current = ex;
+        bodyPending = canon.refusal == null || !canon.framingInDoubt() || canon.refusal == Reason.TARGET_INVALID
+                || canon.refusal == Reason.PATH_AMBIGUOUS ? canon.hasBody() : false;
+        bodyBytes = 0;
+        try {
+            stages(req, ex, canon);
+        } catch (RuntimeException e) {
+            internalError(ex, e);
+        }
+    }
+
+    /**
+     * The stages of one request, in order. Each either answers (returning true: the request stops there) or lets
+     * the request go on. Every stage reads the canonical request ({@code canon}, and {@code req} rewritten to it).
+     */
+    private void stages(HttpRequest req, Exchange ex, CanonicalRequest canon) {
+        if (refusedAsParsed(ex, canon)        // 1. decoder, framing, target, path, Host syntax (400/414/431/501)
+                || asterisk(ex, canon)        // 2. OPTIONS * is answered here
+                || hostNotServed(req, ex, canon)) { // 3. Host served here (421), with CORS decided first
+            return;
+        }
+        ex.cors = corsDecision(req, ex, canon.hostPort); // 4. the CORS decision, once, for every answer that leaves
+        if (redirectedToHttps(req, ex, canon)  // 5. http.redirectHttps (308)
+                || bodyTooLarge(ex, canon)     // 6. Content-Length beyond http.maxBodySize (413), unread
+                || connectionLimited(ex)) {    // 7. this connection is over a connection limit (429/503)
+            return;
+        }
+        if (shared.hub != null && config.realtime().covers(ex.path)) {
+            realtime(req, ex, canon.hostPort, canon.hasBody()); // 8. hosted Socket.IO: answered by the hub
+            return;
+        }
+        if (WsHandshake.isUpgrade(req) && config.webSocket().covers(ex.path)) {
+            webSocket(req, ex, canon.hostPort, canon.hasBody()); // 9. WebSocket: handshake, Origin, rate, token, upstream
+            return;
+        }
+        if (corsAnswered(ex)                   // 10. preflights answered, refused cross-origin requests stopped
+                || rateLimited(ex)) {          // 11. the route's request rate per client address (429)
+            return;
+        }
+        authenticated(req, ex, () -> forward(req, ex, canon)); // 12. the token where the route requires one; 13. upstream
+    }
+
+    private Exchange newExchange(HttpRequest req, CanonicalRequest canon) {
         HttpHeaders h = req.headers();
-        boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
         // Who the client is, and over which scheme it came: from X-Forwarded-* / Forwarded only when the
         // direct peer is a trusted proxy (so HTTPS behind a platform proxy is seen, and cannot be spoofed).
         String peer = clientAddress();
         boolean trusted = peerTrusted();
-        String client = peer;
-        String scheme = scheme();
-        if (trusted) {
-            client = forwardedClient(h, peer);
-            String proto = lastToken(h.getAll("x-forwarded-proto"));
-            if (proto == null) {
-                proto = forwardedParam(h, "proto");
-            }
-            if ("https".equalsIgnoreCase(proto) || "http".equalsIgnoreCase(proto)) {
-                scheme = proto.toLowerCase(java.util.Locale.ROOT);
-            }
-        }
-        Exchange ex = new Exchange(requestId(h), req.method(), pathOf(req.uri()), h.get(HttpHeaderNames.HOST),
+        ForwardedHeaders.Chain chain = ForwardedHeaders.read(h, trusted);
+        String client = trusted ? ForwardedHeaders.client(chain, peer, config.http()::trusted) : peer;
+        Exchange ex = new Exchange(requestId(h), req.method(), canon.path, canon.authority != null ? canon.authority : h.get(HttpHeaderNames.HOST),
                 h.get(HttpHeaderNames.ORIGIN), client, HttpUtil.isKeepAlive(req) && !shared.draining.get());
-        ex.scheme = scheme;
+        ex.scheme = chain.proto() != null ? chain.proto() : scheme();
         ex.peer = peer;
         ex.trustedPeer = trusted;
-        current = ex;
-        ex.hsts = "https".equals(scheme) ? shared.hsts : null;
-        bodyPending = hasBody;
-        bodyBytes = 0;
-        boolean head = req.method().equals(HttpMethod.HEAD);
+        ex.forwarded = chain;
+        ex.hsts = "https".equals(ex.scheme) ? shared.hsts : null;
+        return ex;
+    }
 
-        // 1. The decoder's verdict: the framing is in doubt, so the connection closes after the answer.
-        if (req.decoderResult().isFailure()) {
-            Throwable cause = req.decoderResult().cause();
+    /** Stage 1: what the canonical form refused. A framing in doubt closes the connection after the answer. */
+    private boolean refusedAsParsed(Exchange ex, CanonicalRequest canon) {
+        if (canon.refusal == null) {
+            if (canon.hasBody()) {
+                ex.closeAfter = true; // reset once the body is known to be forwarded in full
+            }
+            return false;
+        }
+        if (canon.framingInDoubt()) {
             ex.closeAfter = true;
-            bodyPending = false;
-            Reason r = cause instanceof TooLongHttpLineException ? Reason.URI_TOO_LONG
-                    : cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException ? Reason.HEADERS_TOO_LARGE
-                    : Reason.HTTP_MALFORMED;
-            local(ex, r);
-            return;
         }
-        if (hasBody) {
-            ex.closeAfter = true; // reset below once the body is known to be forwarded in full
+        local(ex, canon.refusal.status(), canon.refusal.code(), canon.detail != null ? canon.detail : canon.refusal.message());
+        return true;
+    }
+
+    /** Stage 2: {@code OPTIONS *} asks about the server itself (RFC 9110 §9.3.7): the edge answers, nothing is forwarded. */
+    private boolean asterisk(Exchange ex, CanonicalRequest canon) {
+        if (!canon.asterisk) {
+            return false;
         }
-        // 2. Host: exactly one, well-formed, and served here (421 otherwise).
-        List<String> hosts = h.getAll(HttpHeaderNames.HOST);
-        if (hosts.isEmpty() && req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
-            local(ex, Reason.HOST_MISSING);
-            return;
+        ex.extraHeaders = new String[] {"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"};
+        local(ex, 204, null, null);
+        return true;
+    }
+
+    /** Stage 3: the authority (Host, or the absolute-form target's) must be served here: 421, readable by an allowed origin. */
+    private boolean hostNotServed(HttpRequest req, Exchange ex, CanonicalRequest canon) {
+        String[] hp = canon.hostPort;
+        int port = hp[1].isEmpty() ? defaultPort() : Integer.parseInt(hp[1]);
+        if (config.hostAllowed(hp[0], port)) {
+            return false;
         }
-        if (hosts.size() > 1) {
-            local(ex, Reason.HOST_DUPLICATE);
-            return;
+        ex.cors = corsDecision(req, ex, hp);
+        local(ex, Reason.HOST_NOT_ALLOWED);
+        return true;
+    }
+
+    /** Stage 5: plain http is redirected to https (308 keeps the method and body) when configured; preflights are not. */
+    private boolean redirectedToHttps(HttpRequest req, Exchange ex, CanonicalRequest canon) {
+        if (!config.http().redirectHttps() || !"http".equals(ex.scheme) || ex.cors.isPreflight()) {
+            return false;
         }
-        String[] hostPort = hosts.isEmpty() ? new String[] {"", ""} : splitHostCached(hosts.get(0));
-        if (hostPort == null) {
-            local(ex, Reason.HOST_INVALID);
-            return;
+        redirectToHttps(ex, req, canon.hostPort);
+        return true;
+    }
+
+    /** Stage 6: a declared length beyond http.maxBodySize is refused before a byte of the body is read. */
+    private boolean bodyTooLarge(Exchange ex, CanonicalRequest canon) {
+        if (canon.framing != CanonicalRequest.Framing.LENGTH || canon.contentLength <= config.http().maxBodySize()) {
+            return false;
         }
-        int port = hostPort[1].isEmpty() ? defaultPort() : Integer.parseInt(hostPort[1]);
-        if (!hosts.isEmpty() && !config.hostAllowed(hostPort[0], port)) {
-            // Decide CORS first so that a browser can read the refusal when its origin is allowed.
-            ex.cors = corsDecision(req, ex, hostPort);
-            local(ex, Reason.HOST_NOT_ALLOWED);
-            return;
+        ex.closeAfter = true;
+        local(ex, Reason.BODY_TOO_LARGE);
+        return true;
+    }
+
+    /** Stage 7: a connection over a connection limit answers its first request 429 (503 at the global limit) and closes. */
+    private boolean connectionLimited(Exchange ex) {
+        if (connectionRefusal == null) {
+            return false;
         }
-        // 3. Framing and size: only chunked is understood; Content-Length beyond the limit is refused unread.
-        String te = h.get(HttpHeaderNames.TRANSFER_ENCODING);
-        ex.cors = corsDecision(req, ex, hostPort);
-        if (config.http().redirectHttps() && "http".equals(ex.scheme) && !ex.cors.isPreflight()) {
-            redirectToHttps(ex, req, hosts.isEmpty() ? null : hosts.get(0));
-            return;
-        }
-        if (te != null && !te.trim().equalsIgnoreCase("chunked")) {
-            ex.closeAfter = true;
-            local(ex, Reason.TRANSFER_CODING_UNSUPPORTED);
-            return;
-        }
-        if (HttpUtil.getContentLength(req, 0L) > config.http().maxBodySize()) {
-            ex.closeAfter = true;
-            local(ex, Reason.BODY_TOO_LARGE);
-            return;
-        }
-        // A connection over a connection limit answers its first request 429 (503 at the global limit) and closes.
-        if (connectionRefusal != null) {
-            ex.closeAfter = true;
-            refuse(ex, connectionRefusal);
-            return;
-        }
-        // 4. Realtime (hosted mode): the Socket.IO path is answered here, by the hub.
-        if (shared.hub != null && config.realtime().covers(ex.path)) {
-            realtime(req, ex, hostPort, hasBody);
-            return;
-        }
-        // 5. WebSocket: an upgrade on a WebSocket path is checked (handshake, Origin) and tunnelled.
-        if (WsHandshake.isUpgrade(req) && config.webSocket().covers(ex.path)) {
-            webSocket(req, ex, hostPort, hasBody);
-            return;
-        }
-        // 6. CORS: preflights are answered here; refused cross-origin requests never reach the upstream.
-        if (corsAnswered(ex)) {
-            return;
-        }
-        // 7. The route's request rate per client address (429 with Retry-After); 8. authentication where the
-        // route requires it (401 with CORS, so browser code can read why); 9. the upstream.
+        ex.closeAfter = true;
+        refuse(ex, connectionRefusal);
+        return true;
+    }
+
+    /** Stage 11: the route's request rate per client address. */
+    private boolean rateLimited(Exchange ex) {
         Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
-        if (rate != null) {
-            refuse(ex, rate);
-            return;
+        if (rate == null) {
+            return false;
         }
-        authenticated(req, ex, () -> forward(req, ex, hasBody));
+        refuse(ex, rate);
+        return true;
+    }
+
+    /** An exception on the request path: answered 500 server.error when nothing was sent yet, logged and counted, then closed. */
+    private void internalError(Exchange ex, Throwable e) {
+        System.err.println("crossgate: request " + ex.requestId + " failed: " + e); // one line, never a stack trace
+        ex.closeAfter = true;
+        if (current == ex && !ex.responseStarted && ctx.channel().isActive()) {
+            local(ex, Reason.INTERNAL_ERROR);
+        } else if (current == ex) {
+            ex.reason = Reason.INTERNAL_ERROR.code();
+            finish(true);
+        } else {
+            ctx.close();
+        }
     }
 
     /** Answers a preflight, or refuses a cross-origin request the policy does not allow; false when the request goes on. */
@@ -441,6 +497,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return;
         }
         body.addComponent(true, content.content().retain());
+        current.requestBytes += content.content().readableBytes();
         boolean last = content instanceof LastHttpContent;
         content.release();
         if (last) {
@@ -598,7 +655,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 return;
             }
         }
-        rewriteForUpstream(req, ex, false);
+        rewriteForUpstream(req, ex, CanonicalRequest.Framing.NONE, 0);
         req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         req.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
         if (ex.auth != null) {
@@ -647,6 +704,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         HttpHeaders from = upstream101.headers();
         boolean extensions = from.contains(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS);
         Hop.removeHopByHop(from);
+        ResponseWriter.removeAccessControl(from); // CORS is the edge's alone: the upstream's (a '*') never reaches the client
         from.remove(HttpHeaderNames.CONTENT_LENGTH);
         from.remove(HttpHeaderNames.TRANSFER_ENCODING);
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS, Unpooled.EMPTY_BUFFER);
@@ -700,9 +758,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         return a != null && a.equals(b);
     }
 
-    private void forward(HttpRequest req, Exchange ex, boolean hasBody) {
-        rewriteForUpstream(req, ex, hasBody);
-        HttpRequest upstreamHead = req;
+    private void forward(HttpRequest req, Exchange ex, CanonicalRequest canon) {
+        rewriteForUpstream(req, ex, canon.framing, canon.contentLength);
         Upstream target = shared.groupFor(ex.path).pick();
         if (target == null) {
             local(ex, Reason.UPSTREAM_UNHEALTHY);
@@ -710,24 +767,22 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         upstream = target;
         ex.upstream = target.pool().authority();
-        if (hasBody) {
+        if (canon.hasBody()) {
             ex.closeAfter = !ex.keepAlive;
         }
         call = new ProxyCall(target.pool(), ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
-        call.start(upstreamHead, hasBody);
+        call.start(req, canon.hasBody());
     }
 
     /**
-     * The request head as the upstream gets it, rewritten in place (it is this exchange's own object,
-     * holding no buffer): hop-by-hop headers and names with '_' removed, Content-Length normalised, the
-     * forwarding headers set, the request id added. What is read from the client's forwarding headers is
-     * read before they are replaced.
+     * The request head as the upstream gets it, rewritten in place (it is this exchange's own object, holding no
+     * buffer). Hop-by-hop headers, the headers named in Connection and names with '_' are removed first; then the
+     * edge writes what it decided itself, so that no client header can change it (RFC 9112 §6, RFC 9110 §7.6.1):
+     * the framing (Content-Length or chunked, from what was decoded, never the client's header), the forwarding
+     * headers, the request id and the verified token's claims.
      */
-    private void rewriteForUpstream(HttpRequest req, Exchange ex, boolean hasBody) {
+    private void rewriteForUpstream(HttpRequest req, Exchange ex, CanonicalRequest.Framing framing, long contentLength) {
         HttpHeaders out = req.headers();
-        List<String> xff = ex.trustedPeer ? out.getAll("x-forwarded-for") : List.of();
-        List<String> fwd = ex.trustedPeer ? out.getAll("forwarded") : List.of();
-        String fh = ex.trustedPeer ? lastToken(out.getAll("x-forwarded-host")) : null;
         Hop.removeHopByHop(out);
         out.remove("http2-settings");
         // Header names with '_' are dropped: some servers read them as '-' (header smuggling, spoofing).
@@ -749,32 +804,14 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
                 out.remove(n);
             }
         }
-        if (hasBody && !HttpUtil.isTransferEncodingChunked(req)) {
-            out.set(HttpHeaderNames.CONTENT_LENGTH, HttpUtil.getContentLength(req, 0L));
+        out.remove(HttpHeaderNames.CONTENT_LENGTH);
+        out.remove(HttpHeaderNames.TRANSFER_ENCODING);
+        if (framing == CanonicalRequest.Framing.LENGTH) {
+            out.set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+        } else if (framing == CanonicalRequest.Framing.CHUNKED) {
+            out.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
-        // Forwarded headers describe the client as this edge sees it; values sent by clients are not trusted.
-        out.remove("x-forwarded-for");
-        out.remove("x-forwarded-proto");
-        out.remove("x-forwarded-host");
-        out.remove("forwarded");
-        String peer = ex.peer;
-        String host = ex.host;
-        if (ex.trustedPeer) {
-            // Behind a trusted proxy: extend the chain it started.
-            out.set("x-forwarded-for", xff.isEmpty() ? peer : String.join(", ", xff) + ", " + peer);
-            if (fh != null) {
-                host = fh;
-            }
-            String mine = "for=" + forwardedNode(peer) + ";proto=" + ex.scheme + (host == null ? "" : ";host=\"" + host + "\"");
-            out.set("forwarded", fwd.isEmpty() ? mine : String.join(", ", fwd) + ", " + mine);
-        } else {
-            out.set("x-forwarded-for", peer);
-            out.set("forwarded", "for=" + forwardedNode(peer) + ";proto=" + ex.scheme + (host == null ? "" : ";host=\"" + host + "\""));
-        }
-        out.set("x-forwarded-proto", ex.scheme);
-        if (host != null) {
-            out.set("x-forwarded-host", host);
-        }
+        ForwardedHeaders.write(out, ex.forwarded, ex.peer, ex.scheme, ex.host);
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
         // Identity headers come from the edge only: a client's are removed, a verified token's claims set.
         shared.auth.removeClaimHeaders(out);
@@ -944,7 +981,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         shared.metrics.request(ex.route, ex.status, ex.reason);
         if (shared.accessLog.enabled()) {
             shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
-                    ex.host, ex.origin, ex.status, ex.reason, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
+                    ex.host, ex.origin, ex.status, ex.reason, ex.requestBytes, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,
                     (System.nanoTime() - ex.startNanos) / 1000, ex.upstream));
         }
         if (tunnel != null || realtimeUpgraded) {
@@ -1017,6 +1054,25 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             closing = true;
             ctx.close();
         }
+    }
+
+    /** Set when the drain deadline cut this connection: its exchange is logged as server.draining, not client.closed. */
+    private boolean cut;
+
+    /**
+     * The drain deadline passed: an exchange that has not answered yet gets 503 server.draining (then the
+     * connection closes); one that is streaming its answer is cut and logged as server.draining.
+     */
+    void cut() {
+        cut = true;
+        Exchange ex = current;
+        if (ex != null && !ex.responseStarted && tunnel == null && !realtimeUpgraded && ctx.channel().isActive()) {
+            ex.closeAfter = true;
+            bodyPending = false; // no lingering: the server is going away
+            local(ex, Reason.DRAINING);
+            return;
+        }
+        ctx.close();
     }
 
     /**
@@ -1113,7 +1169,12 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         if (current != null) {
             Exchange ex = current;
-            if (!ex.responseStarted) {
+            if (cut) {
+                ex.reason = Reason.DRAINING.code(); // the server cut it at the drain deadline, not the client
+                if (!ex.responseStarted) {
+                    ex.status = Reason.DRAINING.status();
+                }
+            } else if (!ex.responseStarted) {
                 ex.status = 499; // the client closed before the answer (nginx's convention)
                 ex.reason = "client.closed";
             }
@@ -1129,7 +1190,25 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        ctx.close();
+        if (cause instanceof java.io.IOException || closing || tunnel != null || realtimeUpgraded) {
+            ctx.close(); // the connection itself failed (a reset): channelInactive logs the exchange it cut
+            return;
+        }
+        // Anything else thrown in the pipeline is answered, logged and counted like any refusal, never a silent close.
+        Exchange ex = current;
+        if (ex == null) {
+            boolean tls = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() instanceof javax.net.ssl.SSLException
+                    || cause instanceof javax.net.ssl.SSLException;
+            ex = new Exchange(newRequestId(), HttpMethod.GET, "", null, null, clientAddress(), false);
+            current = ex;
+            if (tls) {
+                ex.reason = "tls.handshake_failed"; // no HTTP answer can be written before the handshake
+                ex.status = 400;
+                finish(true);
+                return;
+            }
+        }
+        internalError(ex, cause);
     }
 
     private void releaseQueue() {
@@ -1169,86 +1248,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         return ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null && config.http().trusted(a.getAddress());
     }
 
-    /** The client per X-Forwarded-For (or Forwarded for=): the right-most address that is not a trusted proxy. */
-    private String forwardedClient(HttpHeaders h, String peer) {
-        List<String> lines = h.getAll("x-forwarded-for");
-        List<String> chain = new ArrayList<>();
-        for (String line : lines) {
-            for (String part : line.split(",")) {
-                if (!part.isBlank()) {
-                    chain.add(part.trim());
-                }
-            }
-        }
-        if (chain.isEmpty()) {
-            String f = forwardedParam(h, "for");
-            if (f != null) {
-                chain.add(f.replace("\"", "").replace("[", "").replace("]", ""));
-            }
-        }
-        for (int i = chain.size() - 1; i >= 0; i--) {
-            String ip = chain.get(i);
-            java.net.InetAddress a = literal(ip);
-            if (a == null) {
-                return ip.length() > 64 ? peer : ip; // not an address ("unknown", an obfuscated node): report as given
-            }
-            if (!config.http().trusted(a) || i == 0) {
-                String n = a.getHostAddress();
-                return n.indexOf(':') >= 0 ? ip : n;
-            }
-        }
-        return peer;
-    }
-
-    private static java.net.InetAddress literal(String ip) {
-        if (ip.isEmpty() || !ip.matches("[0-9a-fA-F:.]+")) {
-            return null;
-        }
-        try {
-            return java.net.InetAddress.getByName(ip);
-        } catch (java.net.UnknownHostException e) {
-            return null;
-        }
-    }
-
-    /** The value of {@code name} in the last element of the Forwarded header (RFC 7239), or null. */
-    private static String forwardedParam(HttpHeaders h, String name) {
-        List<String> lines = h.getAll("forwarded");
-        if (lines.isEmpty()) {
-            return null;
-        }
-        String last = lines.get(lines.size() - 1);
-        String element = last.substring(last.lastIndexOf(',') + 1);
-        for (String pair : element.split(";")) {
-            int eq = pair.indexOf('=');
-            if (eq > 0 && pair.substring(0, eq).trim().equalsIgnoreCase(name)) {
-                return pair.substring(eq + 1).trim().replace("\"", "");
-            }
-        }
-        return null;
-    }
-
-    private static String lastToken(List<String> lines) {
-        if (lines.isEmpty()) {
-            return null;
-        }
-        String last = lines.get(lines.size() - 1);
-        String token = last.substring(last.lastIndexOf(',') + 1).trim();
-        return token.isEmpty() ? null : token;
-    }
-
     /** 308 to the same URL over https (308 keeps the method and body, unlike 301). */
-    private void redirectToHttps(Exchange ex, HttpRequest req, String host) {
-        if (host == null) {
-            local(ex, Reason.HOST_MISSING);
-            return;
-        }
+    private void redirectToHttps(Exchange ex, HttpRequest req, String[] hostPort) {
         ex.reason = "http.redirect_https";
-        io.netty.handler.codec.http.FullHttpResponse res = new io.netty.handler.codec.http.DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-                io.netty.handler.codec.http.HttpResponseStatus.PERMANENT_REDIRECT);
-        String bare = host.startsWith("[") ? host.substring(0, host.indexOf(']') + 1)
-                : host.indexOf(':') >= 0 ? host.substring(0, host.indexOf(':')) : host;
-        res.headers().set(HttpHeaderNames.LOCATION, "https://" + bare + req.uri());
+        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.PERMANENT_REDIRECT);
+        res.headers().set(HttpHeaderNames.LOCATION, "https://" + hostPort[0] + req.uri());
         res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
         if (bodyPending) {
             ex.closeAfter = true;
@@ -1257,80 +1261,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         ResponseWriter.prepare(ex, res, false);
         ctx.writeAndFlush(res);
         finish(ex.closeAfter);
-    }
-
-    private static String forwardedNode(String ip) {
-        return ip.indexOf(':') >= 0 ? "\"[" + ip + "]\"" : ip;
-    }
-
-    private static String pathOf(String uri) {
-        int q = uri.indexOf('?');
-        String p = q < 0 ? uri : uri.substring(0, q);
-        int hash = p.indexOf('#');
-        return hash < 0 ? p : p.substring(0, hash);
-    }
-
-    private String lastHost;
-    private String[] lastHostSplit;
-
-    /** A connection nearly always sends the same Host: parse it once per connection, not per request. */
-    private String[] splitHostCached(String value) {
-        if (value.equals(lastHost)) {
-            return lastHostSplit;
-        }
-        String[] split = splitHost(value);
-        lastHost = value;
-        lastHostSplit = split;
-        return split;
-    }
-
-    /** Host header to {host, port} (port "" when absent), lower-case, IPv6 in brackets; null when malformed. */
-    static String[] splitHost(String value) {
-        String v = value.trim();
-        if (v.isEmpty() || v.length() > 260) {
-            return null;
-        }
-        String host;
-        String port = "";
-        if (v.charAt(0) == '[') {
-            int close = v.indexOf(']');
-            if (close < 0) {
-                return null;
-            }
-            host = v.substring(0, close + 1);
-            String rest = v.substring(close + 1);
-            if (!rest.isEmpty()) {
-                if (rest.charAt(0) != ':') {
-                    return null;
-                }
-                port = rest.substring(1);
-            }
-        } else {
-            int colon = v.lastIndexOf(':');
-            host = colon < 0 ? v : v.substring(0, colon);
-            port = colon < 0 ? "" : v.substring(colon + 1);
-        }
-        if (!port.isEmpty()) {
-            if (port.length() > 5) {
-                return null;
-            }
-            for (int i = 0; i < port.length(); i++) {
-                if (port.charAt(i) < '0' || port.charAt(i) > '9') {
-                    return null;
-                }
-            }
-            int p = Integer.parseInt(port);
-            if (p < 1 || p > 65535) {
-                return null;
-            }
-        } else if (v.endsWith(":")) {
-            return null;
-        }
-        String normalized = Origin.normalize("http://" + host);
-        if (normalized == null) {
-            return null;
-        }
-        return new String[] {normalized.substring(7), port};
     }
 
     private static String requestId(HttpHeaders h) {

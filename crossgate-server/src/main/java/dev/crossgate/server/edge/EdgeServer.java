@@ -223,6 +223,29 @@ public final class EdgeServer implements AutoCloseable {
                 break;
             }
         }
+        if (!shared.connections.isEmpty()) {
+            // The deadline passed: an exchange still waiting gets 503 server.draining, one mid-answer is cut; each is
+            // logged as server.draining (the server ended it, not the client).
+            for (Channel ch : shared.connections) {
+                ch.eventLoop().execute(() -> {
+                    EdgeHandler h = ch.pipeline().get(EdgeHandler.class);
+                    if (h != null) {
+                        h.cut();
+                    } else {
+                        ch.close();
+                    }
+                });
+            }
+            long cutEnd = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (!shared.connections.isEmpty() && System.nanoTime() < cutEnd) {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         shared.connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         if (admin != null) {
             admin.close();

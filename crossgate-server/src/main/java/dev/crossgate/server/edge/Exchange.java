@@ -20,6 +20,10 @@ public final class Exchange {
     /** The direct peer's address, and whether it is a trusted proxy. */
     String peer;
     boolean trustedPeer;
+    /** What a trusted proxy in front said about the client ({@link ForwardedHeaders.Chain#NONE} otherwise). */
+    ForwardedHeaders.Chain forwarded = ForwardedHeaders.Chain.NONE;
+    /** Request body bytes read and forwarded (or handed to the hub): the length the edge decided, as logged. */
+    long requestBytes;
     /** Strict-Transport-Security value for this exchange (TLS listeners with HSTS on), or null. */
     String hsts;
     int status;

@@ -7,6 +7,9 @@ package dev.crossgate.server.edge;
  */
 public enum Reason {
     HTTP_MALFORMED("http.malformed", 400, "the request is not valid HTTP/1.1"),
+    TARGET_INVALID("http.target_invalid", 400, "the request target is not a valid origin-form or http(s) absolute-form target"),
+    PATH_AMBIGUOUS("http.path_ambiguous", 400, "the path has a spelling that servers behind the edge may read differently (\\, ;, %2F, %5C or %25)"),
+    INTERNAL_ERROR("server.error", 500, "the server failed while handling the request"),
     HOST_MISSING("host.missing", 400, "the request has no Host header"),
     HOST_DUPLICATE("host.duplicate", 400, "the request has more than one Host header"),
     HOST_INVALID("host.invalid", 400, "the Host header is not a valid host"),

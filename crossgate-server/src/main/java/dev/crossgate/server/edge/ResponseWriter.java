@@ -79,7 +79,7 @@ public final class ResponseWriter {
         }
     }
 
-    private static void removeAccessControl(HttpHeaders h) {
+    static void removeAccessControl(HttpHeaders h) {
         List<String> names = null;
         for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
             CharSequence name = it.next().getKey();

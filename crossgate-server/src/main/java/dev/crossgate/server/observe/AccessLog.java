@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class AccessLog implements AutoCloseable {
     /** What one line says. */
     public record Entry(long epochMillis, String requestId, String client, String method, String path, String host, String origin,
-                        int status, String reason, long bytes, long upstreamMicros, long totalMicros, String upstream) {
+                        int status, String reason, long requestBytes, long bytes, long upstreamMicros, long totalMicros, String upstream) {
         public String toJson() {
             StringBuilder b = new StringBuilder(256);
             b.append("{\"time\":\"").append(Instant.ofEpochMilli(epochMillis)).append('"');
@@ -26,6 +26,7 @@ public final class AccessLog implements AutoCloseable {
             field(b, "origin", origin);
             b.append(",\"status\":").append(status);
             field(b, "reason", reason);
+            b.append(",\"requestBytes\":").append(requestBytes);
             b.append(",\"bytes\":").append(bytes);
             if (upstreamMicros >= 0) {
                 b.append(",\"upstreamMs\":").append(upstreamMicros / 1000.0);

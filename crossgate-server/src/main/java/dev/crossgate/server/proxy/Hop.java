@@ -9,15 +9,18 @@ public final class Hop {
     private Hop() {}
 
     /**
-     * Removes the hop-by-hop headers and every header named in Connection. Transfer-Encoding is kept:
-     * the HTTP codec frames the forwarded message from it, and a chunked body stays chunked.
+     * Removes the hop-by-hop headers and every header named in Connection, except the ones that frame or address
+     * the message: Connection can never remove Content-Length, Transfer-Encoding or Host (naming them there is how a
+     * request hides a second one in its body). The framing of a forwarded message is the edge's own decision in
+     * any case; these stay so that the codec and the peer read the message as it was decoded.
      */
     public static void removeHopByHop(HttpHeaders h) {
         List<String> connection = h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION) : List.of();
         for (String line : connection) {
             for (String token : line.split(",")) {
                 String name = token.trim();
-                if (!name.isEmpty() && !name.equalsIgnoreCase("transfer-encoding")) {
+                if (!name.isEmpty() && !name.equalsIgnoreCase("transfer-encoding") && !name.equalsIgnoreCase("content-length")
+                        && !name.equalsIgnoreCase("host")) {
                     h.remove(name);
                 }
             }
