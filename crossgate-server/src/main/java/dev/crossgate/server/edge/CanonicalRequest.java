@@ -64,6 +64,11 @@ final class CanonicalRequest {
         return new CanonicalRequest(r, detail, Framing.NONE, 0, path, false, null, null);
     }
 
+    /** A refusal taken after the framing was decided: the body that follows is known (and discarded before closing). */
+    private static CanonicalRequest refused(Reason r, String detail, String path, Framing framing, long length) {
+        return new CanonicalRequest(r, detail, framing, length, path, false, null, null);
+    }
+
     boolean hasBody() {
         return framing == Framing.CHUNKED || (framing == Framing.LENGTH && contentLength > 0);
     }
@@ -134,11 +139,11 @@ final class CanonicalRequest {
         boolean asterisk = false;
         String target = uri;
         if (req.method().equals(HttpMethod.CONNECT)) {
-            return refused(Reason.TARGET_INVALID, "CONNECT (authority-form, RFC 9112 section 3.2.3) is not served here", rawPath);
+            return refused(Reason.TARGET_INVALID, "CONNECT (authority-form, RFC 9112 section 3.2.3) is not served here", rawPath, framing, length);
         }
         if (uri.equals("*")) {
             if (!req.method().equals(HttpMethod.OPTIONS)) {
-                return refused(Reason.TARGET_INVALID, "the asterisk-form target is only for OPTIONS (RFC 9112 section 3.2.4)", "*");
+                return refused(Reason.TARGET_INVALID, "the asterisk-form target is only for OPTIONS (RFC 9112 section 3.2.4)", "*", framing, length);
             }
             asterisk = true;
             target = null;
@@ -147,7 +152,7 @@ final class CanonicalRequest {
             int colon = uri.indexOf("://");
             String scheme = colon < 0 ? "" : uri.substring(0, colon).toLowerCase(Locale.ROOT);
             if (!scheme.equals("http") && !scheme.equals("https")) {
-                return refused(Reason.TARGET_INVALID, "the request target is neither origin-form (/path) nor an http(s) absolute URI", rawPath);
+                return refused(Reason.TARGET_INVALID, "the request target is neither origin-form (/path) nor an http(s) absolute URI", rawPath, framing, length);
             }
             int start = colon + 3;
             int end = start;
@@ -156,7 +161,7 @@ final class CanonicalRequest {
             }
             authority = uri.substring(start, end);
             if (authority.isEmpty() || authority.indexOf('@') >= 0) {
-                return refused(Reason.TARGET_INVALID, "the absolute-form target has no authority, or has userinfo (RFC 9110 section 4.2.4)", rawPath);
+                return refused(Reason.TARGET_INVALID, "the absolute-form target has no authority, or has userinfo (RFC 9110 section 4.2.4)", rawPath, framing, length);
             }
             String rest = uri.substring(end);
             target = rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest;
@@ -170,10 +175,10 @@ final class CanonicalRequest {
             path = normalizePath(p, verdict);
             if (path == null) {
                 return refused(verdict[0] == null ? Reason.TARGET_INVALID : Reason.PATH_AMBIGUOUS,
-                        verdict[0] == null ? "the request target has a character or escape that is not allowed" : verdict[0], rawPath);
+                        verdict[0] == null ? "the request target has a character or escape that is not allowed" : verdict[0], rawPath, framing, length);
             }
             if (query != null && !validQuery(query)) {
-                return refused(Reason.TARGET_INVALID, "the query has a character that is not allowed", path);
+                return refused(Reason.TARGET_INVALID, "the query has a character that is not allowed", path, framing, length);
             }
             String canonical = query == null ? path : path + "?" + query;
             if (!canonical.equals(uri)) {
@@ -184,11 +189,11 @@ final class CanonicalRequest {
         // so that the upstream and every rule see the same authority (§3.2.2).
         List<String> hosts = h.getAll(HttpHeaderNames.HOST);
         if (hosts.size() > 1) {
-            return refused(Reason.HOST_DUPLICATE, null, path);
+            return refused(Reason.HOST_DUPLICATE, null, path, framing, length);
         }
         if (authority == null) {
             if (hosts.isEmpty()) {
-                return refused(Reason.HOST_MISSING, null, path);
+                return refused(Reason.HOST_MISSING, null, path, framing, length);
             }
             authority = hosts.get(0);
         }
@@ -198,7 +203,7 @@ final class CanonicalRequest {
         } else {
             hostPort = splitHost(authority);
             if (hostPort == null) {
-                return refused(Reason.HOST_INVALID, null, path);
+                return refused(Reason.HOST_INVALID, null, path, framing, length);
             }
             if (hostCache != null) {
                 hostCache[0] = authority;

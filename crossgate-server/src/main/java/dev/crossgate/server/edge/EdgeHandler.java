@@ -276,8 +276,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         CanonicalRequest canon = CanonicalRequest.parse(req, hostCache);
         Exchange ex = newExchange(req, canon);
         current = ex;
-        bodyPending = canon.refusal == null || !canon.framingInDoubt() || canon.refusal == Reason.TARGET_INVALID
-                || canon.refusal == Reason.PATH_AMBIGUOUS ? canon.hasBody() : false;
+        bodyPending = canon.hasBody(); // a refusal by the decoder or of the framing has none: the connection closes unread
         bodyBytes = 0;
         try {
             stages(req, ex, canon);
@@ -292,8 +291,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
      */
     private void stages(HttpRequest req, Exchange ex, CanonicalRequest canon) {
         if (refusedAsParsed(ex, canon)        // 1. decoder, framing, target, path, Host syntax (400/414/431/501)
-                || asterisk(ex, canon)        // 2. OPTIONS * is answered here
-                || hostNotServed(req, ex, canon)) { // 3. Host served here (421), with CORS decided first
+                || hostNotServed(req, ex, canon) // 2. the authority is served here (421), with CORS decided first
+                || asterisk(ex, canon)) {     // 3. OPTIONS * is answered here
             return;
         }
         ex.cors = corsDecision(req, ex, canon.hostPort); // 4. the CORS decision, once, for every answer that leaves
@@ -350,7 +349,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         return true;
     }
 
-    /** Stage 2: {@code OPTIONS *} asks about the server itself (RFC 9110 §9.3.7): the edge answers, nothing is forwarded. */
+    /** Stage 3: {@code OPTIONS *} asks about the server itself (RFC 9110 §9.3.7): the edge answers, nothing is forwarded. */
     private boolean asterisk(Exchange ex, CanonicalRequest canon) {
         if (!canon.asterisk) {
             return false;
@@ -360,7 +359,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         return true;
     }
 
-    /** Stage 3: the authority (Host, or the absolute-form target's) must be served here: 421, readable by an allowed origin. */
+    /** Stage 2: the authority (Host, or the absolute-form target's) must be served here: 421, readable by an allowed origin. */
     private boolean hostNotServed(HttpRequest req, Exchange ex, CanonicalRequest canon) {
         String[] hp = canon.hostPort;
         int port = hp[1].isEmpty() ? defaultPort() : Integer.parseInt(hp[1]);
