@@ -611,7 +611,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
         upstream = target;
         ex.upstream = target.pool().authority();
-        wsProxy = new WsProxy(target.pool(), ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, req);
+        wsProxy = new WsProxy(target, ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, req);
         wsProxy.start(req);
     }
 
@@ -639,9 +639,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             ReferenceCountUtil.release(upstream101);
             upstreamChannel.close();
             return;
-        }
-        if (upstream != null) {
-            upstream.succeeded();
         }
         // The client's 101: the upstream's headers (subprotocol, extensions, cookies) without its hop-by-hop ones.
         HttpHeaders from = upstream101.headers();
@@ -713,7 +710,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         if (hasBody) {
             ex.closeAfter = !ex.keepAlive;
         }
-        call = new ProxyCall(target.pool(), ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
+        call = new ProxyCall(target, ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
         call.start(upstreamHead, hasBody);
     }
 
@@ -792,9 +789,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             ReferenceCountUtil.release(head);
             return;
         }
-        if (upstream != null) {
-            upstream.succeeded();
-        }
         if (shared.draining.get()) {
             current.closeAfter = true; // draining: this answer carries Connection: close
         }
@@ -846,9 +840,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         Exchange ex = current;
         if (ex == null) {
             return;
-        }
-        if (upstream != null && reason != Reason.UPSTREAM_MALFORMED) {
-            upstream.failed(); // passive ejection counts transport failures: connect, reset, timeout
         }
         if (!ex.responseStarted) {
             if (bodyPending) {
