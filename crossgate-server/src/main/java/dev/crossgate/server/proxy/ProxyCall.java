@@ -218,6 +218,7 @@ public final class ProxyCall {
             responseStarted = true;
             upstream.succeeded(); // any status: the upstream answered
             upstreamKeepAlive = HttpUtil.isKeepAlive(res);
+            channel.pipeline().get(UpstreamHandler.class).keepAliveNanos = keepAliveTimeoutNanos(res.headers().get("keep-alive"));
             Hop.removeHopByHop(res.headers());
             frontend.responseHead(res);
         }
@@ -229,6 +230,28 @@ public final class ProxyCall {
                 maybeComplete();
             }
         }
+    }
+
+    /**
+     * The {@code timeout} parameter of a {@code Keep-Alive} response header (RFC 2068 section 19.7.1.1;
+     * sent by Node.js, Apache and others), in nanoseconds, or 0 when absent or not a number.
+     */
+    static long keepAliveTimeoutNanos(String keepAlive) {
+        if (keepAlive == null) {
+            return 0;
+        }
+        for (String param : keepAlive.split(",")) {
+            String p = param.trim();
+            if (p.regionMatches(true, 0, "timeout=", 0, 8)) {
+                try {
+                    long seconds = Long.parseLong(p.substring(8).trim());
+                    return seconds > 0 && seconds < 86_400 ? TimeUnit.SECONDS.toNanos(seconds) : 0;
+                } catch (NumberFormatException e) {
+                    return 0;
+                }
+            }
+        }
+        return 0;
     }
 
     void onUpstreamClosed(Throwable cause) {

@@ -253,6 +253,45 @@ class UpstreamHealthTest {
         assertThat(healthy(upstream.port())).isEqualTo(1.0);
     }
 
+    @Test
+    void aPooledConnectionNearTheUpstreamsAnnouncedKeepAliveTimeoutIsNotReused() throws Exception {
+        List<String> requests = new CopyOnWriteArrayList<>();
+        RawUpstream upstream = new RawUpstream((index, s, in, out) -> {
+            while (true) {
+                String head = readHead(in);
+                requests.add(index + " " + head.substring(0, head.indexOf('\r')));
+                String body = "conn-" + index;
+                // It would close an idle connection after 1 s (as Node.js does after 5 s by default).
+                out.write(("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+            }
+        });
+        start(upstream.port(), "5s", 1);
+        try (RawHttp c = new RawHttp(edge.port())) {
+            assertThat(c.send(RawHttp.get("/a", "api.example.com")).read().body()).isEqualTo("conn-1");
+            assertThat(c.send(RawHttp.get("/b", "api.example.com")).read().body()).isEqualTo("conn-1"); // reused at once
+            // Idle for more than half of the announced 1 s (the margin left for a request to arrive):
+            // the time passing is what is tested, not a state to wait for.
+            Thread.sleep(700);
+            assertThat(c.send(RawHttp.get("/c", "api.example.com")).read().body()).isEqualTo("conn-2");
+        }
+        assertThat(requests).containsExactly("1 GET /a HTTP/1.1", "1 GET /b HTTP/1.1", "2 GET /c HTTP/1.1");
+    }
+
+    @Test
+    void theKeepAliveTimeoutParameterIsReadLeniently() {
+        long s = TimeUnit.SECONDS.toNanos(1);
+        assertThat(ProxyCall.keepAliveTimeoutNanos(null)).isZero();
+        assertThat(ProxyCall.keepAliveTimeoutNanos("timeout=5")).isEqualTo(5 * s);
+        assertThat(ProxyCall.keepAliveTimeoutNanos("max=100, Timeout = 5")).isZero(); // no spaces around = in the grammar
+        assertThat(ProxyCall.keepAliveTimeoutNanos("max=100, TIMEOUT=7")).isEqualTo(7 * s);
+        assertThat(ProxyCall.keepAliveTimeoutNanos("timeout=0")).isZero();
+        assertThat(ProxyCall.keepAliveTimeoutNanos("timeout=-3")).isZero();
+        assertThat(ProxyCall.keepAliveTimeoutNanos("timeout=5s")).isZero();
+        assertThat(ProxyCall.keepAliveTimeoutNanos("timeout=99999999999999999999")).isZero();
+    }
+
     // ---------------------------------------------------------------- real failures, panic
 
     @Test
