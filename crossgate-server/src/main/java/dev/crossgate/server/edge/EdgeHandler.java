@@ -69,7 +69,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private WsProxy wsProxy;
     /** Set once this connection became a WebSocket tunnel: the HTTP stages here are over. */
     private WsTunnel tunnel;
-    private Upstream upstream;
     private boolean bodyPending;
     private long bodyBytes;
     private ScheduledFuture<?> headTimer;
@@ -665,9 +664,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.UPSTREAM_UNHEALTHY);
             return;
         }
-        upstream = target;
         ex.upstream = target.pool().authority();
-        wsProxy = new WsProxy(target.pool(), ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, req);
+        wsProxy = new WsProxy(target, ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, req);
         wsProxy.start(req);
     }
 
@@ -695,9 +693,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             ReferenceCountUtil.release(upstream101);
             upstreamChannel.close();
             return;
-        }
-        if (upstream != null) {
-            upstream.succeeded();
         }
         // The client's 101: the upstream's headers (subprotocol, extensions, cookies) without its hop-by-hop ones.
         HttpHeaders from = upstream101.headers();
@@ -764,12 +759,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.UPSTREAM_UNHEALTHY);
             return;
         }
-        upstream = target;
         ex.upstream = target.pool().authority();
         if (canon.hasBody()) {
             ex.closeAfter = !ex.keepAlive;
         }
-        call = new ProxyCall(target.pool(), ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
+        call = new ProxyCall(target, ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
         call.start(req, canon.hasBody());
     }
 
@@ -828,9 +822,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             ReferenceCountUtil.release(head);
             return;
         }
-        if (upstream != null) {
-            upstream.succeeded();
-        }
         if (shared.draining.get()) {
             current.closeAfter = true; // draining: this answer carries Connection: close
         }
@@ -882,9 +873,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         Exchange ex = current;
         if (ex == null) {
             return;
-        }
-        if (upstream != null && reason != Reason.UPSTREAM_MALFORMED) {
-            upstream.failed(); // passive ejection counts transport failures: connect, reset, timeout
         }
         if (!ex.responseStarted) {
             if (bodyPending) {
@@ -965,7 +953,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             shared.limits.release(subjectSlot); // the handshake did not become a WebSocket
             subjectSlot = null;
         }
-        upstream = null;
         bodyPending = false;
         if (upstreamNanos >= 0) {
             shared.metrics.upstreamLatency(upstreamNanos);

@@ -47,21 +47,28 @@ public final class EdgeServer implements AutoCloseable {
             this.auth = new dev.crossgate.server.auth.Authenticator(config.auth());
             this.limits = new dev.crossgate.server.limits.Limits(config.limits());
             this.hub = config.realtime().enabled() ? new dev.crossgate.server.realtime.Hub(config, auth, limits, metrics) : null;
-            CrossgateConfig.Http h = config.http();
             List<UpstreamGroup> gs = new ArrayList<>();
             for (CrossgateConfig.ProxyRoute r : config.routes()) {
                 List<Upstream> us = new ArrayList<>();
                 for (java.net.URI u : r.upstreams()) {
-                    us.add(new Upstream(u, h.upstreamConnectTimeout(), h.upstreamIdleTimeout(), r.ejectAfter(), r.ejectFor()));
+                    us.add(upstream(u, r.path(), r.ejectAfter(), r.ejectFor()));
                 }
                 gs.add(new UpstreamGroup(r.path(), us, r.healthCheck()));
             }
             this.groups = List.copyOf(gs);
-            this.defaultGroup = new UpstreamGroup("*", List.of(new Upstream(config.upstream(), h.upstreamConnectTimeout(),
-                    h.upstreamIdleTimeout(), 3, java.time.Duration.ofSeconds(10))), null);
+            this.defaultGroup = new UpstreamGroup("*", List.of(upstream(config.upstream(), "*", 3, java.time.Duration.ofSeconds(10))), null);
             this.accessLog = accessLog;
             this.responseTimeoutMillis = config.http().upstreamResponseTimeout().toMillis();
             this.idleTimeoutMillis = config.http().idleTimeout().toMillis();
+        }
+
+        /** One upstream of the route {@code route}, its ejections and health in the metrics. */
+        private Upstream upstream(java.net.URI uri, String route, int ejectAfter, Duration ejectFor) {
+            CrossgateConfig.Http h = config.http();
+            Upstream u = new Upstream(uri, h.upstreamConnectTimeout(), h.upstreamIdleTimeout(), ejectAfter, ejectFor,
+                    ejected -> metrics.upstreamEjected(ejected.authority(), route));
+            metrics.upstream(u.authority(), route, u::available);
+            return u;
         }
 
         /** The upstream group for a request path: the first route whose prefix matches, else the default upstream. */

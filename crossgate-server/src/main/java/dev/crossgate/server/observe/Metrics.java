@@ -117,6 +117,34 @@ public final class Metrics {
         Gauge.builder(name, value).description(description).register(registry);
     }
 
+    /**
+     * Registers the health meters of one upstream of a route, labelled {@code upstream} (host:port) and
+     * {@code route} (the route's path, {@code *} for the default upstream):
+     * {@code crossgate_upstream_ejections_total}, passive ejections only (an active health check that
+     * fails is not an ejection; it shows in the gauge), registered now so that it reads 0 until the
+     * first; and {@code crossgate_upstream_healthy}, 1 while the upstream is in rotation (its health
+     * check passes and it is not ejected), else 0.
+     */
+    public void upstream(String upstream, String route, java.util.function.BooleanSupplier inRotation) {
+        upstreamEjections(upstream, route);
+        // A strong reference: the supplier is often a method reference that nothing else holds.
+        Gauge.builder("crossgate.upstream.healthy", inRotation, s -> s.getAsBoolean() ? 1 : 0).strongReference(true)
+                .description("1 while the upstream is in rotation (health check passing, not ejected), else 0")
+                .tag("upstream", upstream).tag("route", route).register(registry);
+    }
+
+    /** Counts one passive ejection of an upstream of a route. */
+    public void upstreamEjected(String upstream, String route) {
+        upstreamEjections(upstream, route).increment();
+    }
+
+    private Counter upstreamEjections(String upstream, String route) {
+        // Registering again returns the registered counter (ejections are rare: no cache needed).
+        return Counter.builder("crossgate.upstream.ejections")
+                .description("Upstreams taken out of rotation by passive health (consecutive connect failures, resets, response timeouts)")
+                .tag("upstream", upstream).tag("route", route).register(registry);
+    }
+
     /** The Prometheus text exposition. */
     public String scrape() {
         return registry.scrape();

@@ -19,8 +19,14 @@ import java.util.concurrent.TimeUnit;
  * directions, and return the connection to the pool only when both messages completed cleanly.
  *
  * <p>A request without a body on a reused pooled connection that the upstream closed before answering
- * (the keep-alive race behind "broken pipe") is retried once on a new connection when its method is
- * idempotent. Everything runs on the frontend connection's event loop.
+ * (the keep-alive race behind "broken pipe") is retried once when its method is idempotent, always on a
+ * new connection: when the upstream restarted or timed out its idle connections, every pooled one is
+ * stale, and a retry on the next pooled connection would meet the same fate.
+ *
+ * <p>The response timeout runs from the moment the last byte of the request was written (its write
+ * completed), never while the client is still sending the body: a client that uploads slowly delays
+ * only itself. The call reports to its {@link Upstream} what the upstream did (passive health), by the
+ * rule in {@link Upstream}'s class comment. Everything runs on the frontend connection's event loop.
  */
 public final class ProxyCall {
     /** What the frontend connection does with the upstream's answer. */
@@ -40,6 +46,7 @@ public final class ProxyCall {
 
     private enum State { CONNECTING, FORWARDING, DONE }
 
+    private final Upstream upstream;
     private final UpstreamPool pool;
     private final EventLoop loop;
     private final Frontend frontend;
@@ -51,14 +58,17 @@ public final class ProxyCall {
     private boolean reused;
     private State state = State.CONNECTING;
     private boolean requestComplete;
+    /** The last byte of the request was written to the current connection: the response deadline runs. */
+    private boolean requestSent;
     private boolean responseStarted;
     private boolean responseComplete;
     private boolean upstreamKeepAlive;
     private long headWrittenNanos;
     private long firstByteNanos = -1;
 
-    public ProxyCall(UpstreamPool pool, EventLoop loop, Frontend frontend, long responseTimeoutMillis) {
-        this.pool = pool;
+    public ProxyCall(Upstream upstream, EventLoop loop, Frontend frontend, long responseTimeoutMillis) {
+        this.upstream = upstream;
+        this.pool = upstream.pool();
         this.loop = loop;
         this.frontend = frontend;
         this.responseTimeoutMillis = responseTimeoutMillis;
@@ -69,7 +79,13 @@ public final class ProxyCall {
         this.head = head;
         this.retryable = !hasBody && isIdempotent(head);
         this.requestComplete = !hasBody;
-        acquire();
+        Channel idle = pool.pollIdle(loop);
+        if (idle != null) {
+            reused = true;
+            attach(idle);
+            return;
+        }
+        connect();
     }
 
     private static boolean isIdempotent(HttpRequest r) {
@@ -77,13 +93,8 @@ public final class ProxyCall {
         return m.equals("GET") || m.equals("HEAD") || m.equals("OPTIONS") || m.equals("PUT") || m.equals("DELETE") || m.equals("TRACE");
     }
 
-    private void acquire() {
-        Channel idle = pool.pollIdle(loop);
-        if (idle != null) {
-            reused = true;
-            attach(idle);
-            return;
-        }
+    /** A new connection (the first try when nothing is pooled, and every retry). */
+    private void connect() {
         reused = false;
         ChannelFuture f = pool.connect(loop);
         f.addListener(done -> {
@@ -94,6 +105,7 @@ public final class ProxyCall {
                 return;
             }
             if (!done.isSuccess()) {
+                upstream.failed(); // unreachable: refused, timed out, no route
                 finishWithFailure(Reason.UPSTREAM_CONNECT_FAILED);
                 return;
             }
@@ -106,20 +118,26 @@ public final class ProxyCall {
         ch.pipeline().get(UpstreamHandler.class).call = this;
         ch.config().setAutoRead(frontend.clientWritable());
         state = State.FORWARDING;
+        requestSent = false;
         // The head is not consumed by writing it (it holds no buffer), so a retry can write it again.
         ChannelFuture w = requestComplete ? ch.write(head) : ch.writeAndFlush(head);
         if (requestComplete) {
             w = ch.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
         }
         headWrittenNanos = System.nanoTime();
+        boolean whole = requestComplete;
         w.addListener(done -> {
-            if (!done.isSuccess() && state != State.DONE && !responseStarted) {
-                onUpstreamClosed(done.cause());
+            if (channel != ch || state != State.FORWARDING) {
+                return; // a retry moved on to another connection, or the call ended
+            }
+            if (!done.isSuccess()) {
+                if (!responseStarted) {
+                    onUpstreamClosed(done.cause());
+                }
+            } else if (whole) {
+                requestSent();
             }
         });
-        if (responseTimeoutMillis > 0) {
-            ch.pipeline().get(UpstreamHandler.class).startDeadline(TimeUnit.MILLISECONDS.toNanos(responseTimeoutMillis));
-        }
         if (!requestComplete && ch.isWritable()) {
             frontend.readyForBody();
         }
@@ -140,12 +158,30 @@ public final class ProxyCall {
         if (last) {
             requestComplete = true;
         }
-        channel.writeAndFlush(content).addListener(done -> {
-            if (done.isSuccess() && !last && state == State.FORWARDING && channel.isWritable()) {
+        Channel ch = channel;
+        ch.writeAndFlush(content).addListener(done -> {
+            if (!done.isSuccess() || channel != ch || state != State.FORWARDING) {
+                return; // a failed write closes the connection: onUpstreamClosed follows
+            }
+            if (last) {
+                requestSent();
+            } else if (ch.isWritable()) {
                 frontend.readyForBody();
             }
         });
         maybeComplete();
+    }
+
+    /**
+     * The whole request is on the wire: from now on the upstream alone decides when the answer comes,
+     * so the response deadline starts here (not when the head was written, which would charge a slow
+     * upload to the upstream).
+     */
+    private void requestSent() {
+        requestSent = true;
+        if (responseTimeoutMillis > 0 && !responseStarted) {
+            channel.pipeline().get(UpstreamHandler.class).startDeadline(TimeUnit.MILLISECONDS.toNanos(responseTimeoutMillis));
+        }
     }
 
     void onUpstreamWritabilityChanged(boolean writable) {
@@ -180,7 +216,9 @@ public final class ProxyCall {
             channel.pipeline().get(UpstreamHandler.class).deadline = 0;
             firstByteNanos = System.nanoTime();
             responseStarted = true;
+            upstream.succeeded(); // any status: the upstream answered
             upstreamKeepAlive = HttpUtil.isKeepAlive(res);
+            channel.pipeline().get(UpstreamHandler.class).keepAliveNanos = keepAliveTimeoutNanos(res.headers().get("keep-alive"));
             Hop.removeHopByHop(res.headers());
             frontend.responseHead(res);
         }
@@ -194,17 +232,46 @@ public final class ProxyCall {
         }
     }
 
+    /**
+     * The {@code timeout} parameter of a {@code Keep-Alive} response header (RFC 2068 section 19.7.1.1;
+     * sent by Node.js, Apache and others), in nanoseconds, or 0 when absent or not a number.
+     */
+    static long keepAliveTimeoutNanos(String keepAlive) {
+        if (keepAlive == null) {
+            return 0;
+        }
+        for (String param : keepAlive.split(",")) {
+            String p = param.trim();
+            if (p.regionMatches(true, 0, "timeout=", 0, 8)) {
+                try {
+                    long seconds = Long.parseLong(p.substring(8).trim());
+                    return seconds > 0 && seconds < 86_400 ? TimeUnit.SECONDS.toNanos(seconds) : 0;
+                } catch (NumberFormatException e) {
+                    return 0;
+                }
+            }
+        }
+        return 0;
+    }
+
     void onUpstreamClosed(Throwable cause) {
         if (state == State.DONE) {
             return;
         }
         closeUpstream();
         if (!responseStarted && reused && retryable && !retried) {
-            // The keep-alive race: the upstream closed an idle pooled connection as we sent on it.
+            // The keep-alive race: the upstream closed an idle pooled connection as we sent on it. The
+            // retry takes a new connection, never another pooled one: they are likely stale as well.
             retried = true;
             state = State.CONNECTING;
-            acquire();
+            connect();
             return;
+        }
+        // Counted only when the upstream had the whole request and no answer had begun, on a connection
+        // opened for this request (see Upstream): a reset during the upload may be the upstream's own
+        // body timeout against a slow client, and a close on a reused connection is the keep-alive race.
+        if (requestSent && !responseStarted && !reused) {
+            upstream.failed();
         }
         finishWithFailure(Reason.UPSTREAM_RESET);
     }
@@ -214,6 +281,7 @@ public final class ProxyCall {
             return;
         }
         closeUpstream();
+        upstream.failed(); // the deadline runs only once the whole request was sent
         finishWithFailure(Reason.UPSTREAM_TIMEOUT);
     }
 

@@ -45,17 +45,34 @@ public final class UpstreamGroup implements AutoCloseable {
         return List.of(upstreams);
     }
 
-    /** The next available upstream in round-robin order, or null when none is (503 upstream.unhealthy). */
+    /**
+     * The next upstream in round-robin order among those in rotation. When none is (every upstream is
+     * passively ejected or fails its health check), the route panics, as Envoy does below its
+     * {@code healthy_panic_threshold}: it goes on round-robin over every upstream whose active health
+     * check passes (all of them when there is no check), ejected or not, rather than refusing everyone.
+     * Passive ejection can be provoked from outside, and an ejected upstream that is in fact up would
+     * otherwise turn a few failures into an outage; a request to an upstream that is really down fails
+     * as it would have (502 or 504), and its answer lifts the ejection when it comes back.
+     *
+     * <p>Returns null (503 {@code upstream.unhealthy}) only when the active health check fails on every
+     * upstream of the route: that check is the upstream's own statement, made on the edge's own
+     * connection, that it cannot serve (a deploy, a dependency down), which no client can forge.
+     * Passive ejection alone never yields 503.
+     */
     public Upstream pick() {
         int n = upstreams.length;
         int start = Math.floorMod(next.getAndIncrement(), n);
+        Upstream panic = null;
         for (int i = 0; i < n; i++) {
             Upstream u = upstreams[(start + i) % n];
             if (u.available()) {
                 return u;
             }
+            if (panic == null && u.healthy()) {
+                panic = u; // the first healthy one after the rotating start: round robin over them
+            }
         }
-        return null;
+        return panic;
     }
 
     /** Starts the active health checks on {@code loops}, if the route has one. */

@@ -11,6 +11,13 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     ProxyCall call;
     /** The response-head deadline of the current call (System.nanoTime), or 0 when none is pending. */
     long deadline;
+    /**
+     * How long the upstream said it keeps an idle connection ({@code Keep-Alive: timeout=N} on its last
+     * response), in nanoseconds, or 0 when it did not say.
+     */
+    long keepAliveNanos;
+    /** When the connection went back to the pool (System.nanoTime). */
+    long idleSince;
     private io.netty.util.concurrent.ScheduledFuture<?> timer;
     private io.netty.channel.ChannelHandlerContext ctx;
 

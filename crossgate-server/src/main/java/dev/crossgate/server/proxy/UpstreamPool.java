@@ -82,12 +82,27 @@ public final class UpstreamPool {
         Channel ch;
         while ((ch = stack.pollLast()) != null) {
             idleCount.decrementAndGet();
-            if (ch.isActive() && ch.eventLoop() == loop) {
+            if (ch.isActive() && ch.eventLoop() == loop && !expiring(ch)) {
                 return ch;
             }
             ch.close();
         }
         return null;
+    }
+
+    /**
+     * True when the upstream is about to close this idle connection by its own announced keep-alive
+     * timeout: reusing it would race that close (the request lost, a retry needed, or a 502 for a
+     * request that cannot be retried). A connection the upstream already closed is inactive; this
+     * catches the ones it is about to close, with a margin for the time the request takes to arrive.
+     */
+    private static boolean expiring(Channel ch) {
+        UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
+        if (h == null || h.keepAliveNanos == 0) {
+            return false;
+        }
+        long usable = Math.max(h.keepAliveNanos - TimeUnit.SECONDS.toNanos(1), h.keepAliveNanos / 2);
+        return System.nanoTime() - h.idleSince >= usable;
     }
 
     /** Connects a new pooled upstream connection on {@code loop}. */
@@ -159,6 +174,10 @@ public final class UpstreamPool {
         if (!ch.isActive() || stack.size() >= maxIdlePerLoop || !ch.eventLoop().inEventLoop()) {
             ch.close();
             return;
+        }
+        UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
+        if (h != null) {
+            h.idleSince = System.nanoTime();
         }
         stack.addLast(ch);
         idleCount.incrementAndGet();

@@ -2,7 +2,7 @@ package dev.crossgate.server.ws;
 
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.edge.Reason;
-import dev.crossgate.server.proxy.UpstreamPool;
+import dev.crossgate.server.proxy.Upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -26,6 +26,11 @@ import java.util.concurrent.TimeUnit;
  * (the right {@code Sec-WebSocket-Accept}, {@code Upgrade: websocket}, an offered subprotocol) switches
  * the connection to frames and hands it to the frontend; any other answer is relayed as an HTTP response
  * (with CORS, through the edge's one exit) and the connection is closed after it.
+ *
+ * <p>Passive health, by the rule in {@link Upstream}'s class comment: a connect failure, a reset before
+ * the answer, and no answer within the timeout (measured from the moment the handshake request was
+ * written) count against the upstream; any answer, 101 or not, counts for it; an invalid 101 or a
+ * malformed answer counts neither way.
  */
 public final class WsProxy {
     /** The client side of the edge. */
@@ -41,7 +46,7 @@ public final class WsProxy {
         void failed(Reason reason);
     }
 
-    private final UpstreamPool pool;
+    private final Upstream upstream;
     private final EventLoop loop;
     private final Frontend frontend;
     private final CrossgateConfig.WebSocket settings;
@@ -52,10 +57,12 @@ public final class WsProxy {
     private ScheduledFuture<?> timer;
     private boolean done;
     private boolean relaying;
+    /** The upstream answered (a final response head): later failures are not the upstream's to count. */
+    private boolean answered;
 
-    public WsProxy(UpstreamPool pool, EventLoop loop, Frontend frontend, CrossgateConfig.WebSocket settings, long timeoutMillis,
+    public WsProxy(Upstream upstream, EventLoop loop, Frontend frontend, CrossgateConfig.WebSocket settings, long timeoutMillis,
                    HttpRequest request) {
-        this.pool = pool;
+        this.upstream = upstream;
         this.loop = loop;
         this.frontend = frontend;
         this.settings = settings;
@@ -66,10 +73,13 @@ public final class WsProxy {
 
     /** Connects and sends {@code request} (the client's handshake, already rewritten for the upstream). */
     public void start(HttpRequest request) {
-        ChannelFuture f = pool.connectUnpooled(loop, new Handshake());
+        ChannelFuture f = upstream.pool().connectUnpooled(loop, new Handshake());
         f.addListener(c -> {
             if (!c.isSuccess()) {
                 ReferenceCountUtil.release(request);
+                if (!done) {
+                    upstream.failed();
+                }
                 fail(Reason.UPSTREAM_CONNECT_FAILED);
                 return;
             }
@@ -79,10 +89,12 @@ public final class WsProxy {
                 channel.close();
                 return;
             }
-            timer = loop.schedule(() -> fail(Reason.UPSTREAM_TIMEOUT), timeoutMillis, TimeUnit.MILLISECONDS);
             channel.writeAndFlush(request).addListener(w -> {
                 if (!w.isSuccess()) {
-                    fail(Reason.UPSTREAM_RESET);
+                    failByUpstream(Reason.UPSTREAM_RESET);
+                } else if (!done) {
+                    // The handshake has no body: the whole request is sent, the response deadline starts.
+                    timer = loop.schedule(() -> failByUpstream(Reason.UPSTREAM_TIMEOUT), timeoutMillis, TimeUnit.MILLISECONDS);
                 }
             });
         });
@@ -98,6 +110,14 @@ public final class WsProxy {
         if (channel != null) {
             channel.close();
         }
+    }
+
+    /** A failure of the upstream's making (reset or timeout before any answer): counted for passive health. */
+    private void failByUpstream(Reason reason) {
+        if (!done && !answered) {
+            upstream.failed();
+        }
+        fail(reason);
     }
 
     private void fail(Reason reason) {
@@ -136,6 +156,8 @@ public final class WsProxy {
                     ReferenceCountUtil.release(msg); // another interim answer (100, 103): the final one follows
                     return;
                 }
+                answered = true;
+                upstream.succeeded();
                 cancelTimer();
                 relaying = true;
                 done = true;
@@ -165,6 +187,8 @@ public final class WsProxy {
                 return;
             }
             done = true;
+            answered = true;
+            upstream.succeeded();
             ChannelPipeline p = ctx.pipeline();
             HttpClientCodec codec = p.get(HttpClientCodec.class);
             // Encoder nearer the socket than the decoder, so that a Close the decoder sends is encoded.
@@ -189,7 +213,7 @@ public final class WsProxy {
                 relaying = false;
                 frontend.failed(Reason.UPSTREAM_RESET);
             }
-            fail(Reason.UPSTREAM_RESET);
+            failByUpstream(Reason.UPSTREAM_RESET);
             ctx.fireChannelInactive();
         }
 
@@ -199,7 +223,11 @@ public final class WsProxy {
                 relaying = false;
                 frontend.failed(Reason.UPSTREAM_MALFORMED);
             }
-            fail(cause instanceof io.netty.handler.codec.DecoderException ? Reason.UPSTREAM_MALFORMED : Reason.UPSTREAM_RESET);
+            if (cause instanceof io.netty.handler.codec.DecoderException) {
+                fail(Reason.UPSTREAM_MALFORMED);
+            } else {
+                failByUpstream(Reason.UPSTREAM_RESET);
+            }
             ctx.close();
         }
     }

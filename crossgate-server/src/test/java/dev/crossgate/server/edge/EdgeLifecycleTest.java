@@ -91,7 +91,7 @@ class EdgeLifecycleTest {
 
     private void start(String yaml, int upstreamPort) throws Exception {
         Path f = dir.resolve("crossgate.yaml");
-        Files.writeString(f, yaml + "\nlisten: 127.0.0.1:0\nupstream: http://127.0.0.1:" + upstreamPort + "\n");
+        Files.writeString(f, yaml + "\nlisten: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream: http://127.0.0.1:" + upstreamPort + "\n");
         CrossgateConfig c = ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir));
         log = new AccessLog(new PrintStream(logBytes, true, StandardCharsets.UTF_8));
         edge = new EdgeServer(c, log).start();
