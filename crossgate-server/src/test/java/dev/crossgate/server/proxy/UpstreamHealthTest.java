@@ -115,15 +115,9 @@ class UpstreamHealthTest {
         }
     }
 
-    /** Polls {@code condition} until it holds, failing after {@code max}. */
-    private static void await(Duration max, BooleanSupplier condition, String what) throws InterruptedException {
-        long end = System.nanoTime() + max.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - end > 0) {
-                throw new AssertionError("not within " + max + ": " + what);
-            }
-            Thread.sleep(10);
-        }
+    /** Polls {@code condition} until it holds, failing after {@code max} (Awaitility). */
+    private static void await(Duration max, BooleanSupplier condition, String what) {
+        org.awaitility.Awaitility.await(what).atMost(max).pollInterval(Duration.ofMillis(10)).until(condition::getAsBoolean);
     }
 
     // ---------------------------------------------------------------- slow clients
