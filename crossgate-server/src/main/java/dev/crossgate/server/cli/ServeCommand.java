@@ -68,7 +68,15 @@ final class ServeCommand implements Callable<Integer> {
             return 2;
         }
         err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
-                + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)"));
+                + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)")
+                + (server.adminAddress() == null ? "" : ", admin on http://" + server.adminAddress().getHostString() + ":" + server.adminAddress().getPort()));
+        int configured = c.limits().maxConnections();
+        if (server.descriptorLimit() > 0 && (configured == 0 || server.maxConnections() < configured)) {
+            // The descriptor budget is the binding limit: say so, since limits.maxConnections alone would mislead.
+            err.println("crossgate: at most " + server.maxConnections() + " client connections at once (descriptor limit "
+                    + server.descriptorLimit() + ", half of what is left after a reserve goes to upstream connections; limits.maxConnections "
+                    + configured + "); more are closed at accept");
+        }
         err.flush();
         Signals.awaitTermination();
         err.println("crossgate: draining (up to " + drainTimeout + ")");

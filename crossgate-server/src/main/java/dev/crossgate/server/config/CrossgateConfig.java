@@ -186,7 +186,7 @@ public record CrossgateConfig(
     /**
      * Limits; 0 turns one off.
      *
-     * @param maxConnections          open client connections in all (503 limit.connections beyond)
+     * @param maxConnections          open client connections in all (closed at accept beyond, limit.connections; lowered to the descriptor budget)
      * @param connectionsPerAddress   open connections per client address (429 limit.connections)
      * @param connectionsPerSubject   open WebSockets per authenticated subject, the token's sub (429 limit.connections)
      * @param newConnectionsPerSecond new connections per client address and second (429 limit.rate), in bursts of

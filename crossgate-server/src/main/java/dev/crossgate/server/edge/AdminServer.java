@@ -34,7 +34,11 @@ final class AdminServer {
     }
 
     void start(EventLoopGroup boss, EventLoopGroup workers, String host, int port) throws InterruptedException {
+        // Its own small cap, closed at accept beyond (part of the descriptors Limits.RESERVED_DESCRIPTORS sets aside),
+        // and the same pause-and-retry when accept fails: /healthz keeps answering when clients take every descriptor.
+        AcceptGate gate = new AcceptGate("admin", dev.crossgate.server.limits.Limits.ADMIN_CONNECTIONS, shared.metrics);
         listener = new ServerBootstrap().group(boss, workers).channel(Transport.current().serverChannel())
+                .handler(gate)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {

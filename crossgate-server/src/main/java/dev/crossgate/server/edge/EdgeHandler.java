@@ -107,7 +107,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             ctx.close();
             return;
         }
-        // Connection limits: a connection over one is answered on its first request (429/503 with CORS), then closed.
+        // Per-address limits: a connection over one is answered on its first request (429 with CORS), then closed;
+        // it may wait Limits.REFUSED_GRACE for that request, not the idle timeout. (The global limit was applied at accept.)
         Limits.Address[] slot = new Limits.Address[1];
         connectionRefusal = shared.limits.connect(clientAddress(), peerTrusted(), slot);
         admitted = connectionRefusal == null;
@@ -1072,7 +1073,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             activity.firstByte = 0; // bytes of the previous request's body are not the start of a head
         }
         if (headTimer == null) {
-            armHeadTimer(config.http().requestHeadTimeout().toNanos());
+            long head = config.http().requestHeadTimeout().toNanos();
+            armHeadTimer(connectionRefusal == null ? head : Math.min(head, Limits.REFUSED_GRACE.toNanos()));
         }
     }
 
@@ -1111,7 +1113,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             local(ex, Reason.REQUEST_HEAD_TIMEOUT);
             return;
         }
-        long idle = TimeUnit.MILLISECONDS.toNanos(shared.idleTimeoutMillis);
+        long idle = connectionRefusal != null ? Limits.REFUSED_GRACE.toNanos() : TimeUnit.MILLISECONDS.toNanos(shared.idleTimeoutMillis);
         if (waited < idle) {
             armHeadTimer(Math.min(idle - waited, headTimeout));
             return;

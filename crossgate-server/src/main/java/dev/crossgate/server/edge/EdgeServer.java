@@ -97,6 +97,7 @@ public final class EdgeServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private Channel listener;
+    private AcceptGate gate;
     private AdminServer admin;
     private java.security.cert.X509Certificate selfSignedCertificate;
 
@@ -140,10 +141,14 @@ public final class EdgeServer implements AutoCloseable {
             // Sent on responses to https requests: TLS here, or X-Forwarded-Proto: https from a trusted proxy.
             shared.hsts = "max-age=" + tls.hsts().getSeconds();
         }
+        // What the accept and error paths would load lazily from files is loaded now, while descriptors are free.
+        Preload.run();
+        gate = new AcceptGate("edge", connectionCap(), shared.metrics);
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(Transport.current().serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
+                .handler(gate) // sees each accepted connection before it is registered: the cap is enforced there
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.AUTO_READ, false) // switched on in channelActive, after the handler is ready
                 .childHandler(new EdgeInitializer(shared));
@@ -166,6 +171,41 @@ public final class EdgeServer implements AutoCloseable {
             admin.start(boss, workers, a.host(), a.port());
         }
         return this;
+    }
+
+    /**
+     * System property: {@code true} lets client connections use every descriptor (the cap is then
+     * {@code limits.maxConnections} alone): for tests that exercise running out of descriptors.
+     */
+    static final String IGNORE_DESCRIPTOR_LIMIT = "crossgate.dangerouslyIgnoreDescriptorLimit";
+
+    /** The descriptor limit and the descriptors open now, or {-1, -1} when the JVM does not tell (not Unix). */
+    static long[] descriptors() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.UnixOperatingSystemMXBean os) {
+            return new long[] {os.getMaxFileDescriptorCount(), os.getOpenFileDescriptorCount()};
+        }
+        return new long[] {-1, -1};
+    }
+
+    private int connectionCap() {
+        long[] fds = Boolean.getBoolean(IGNORE_DESCRIPTOR_LIMIT) ? new long[] {-1, -1} : descriptors();
+        descriptorLimit = fds[0];
+        return dev.crossgate.server.limits.Limits.connectionCap(shared.limits.maxConnections(), fds[0], fds[1]);
+    }
+
+    private long descriptorLimit = -1;
+
+    /** The process's descriptor limit as read at start, or -1 when unknown. */
+    public long descriptorLimit() {
+        return descriptorLimit;
+    }
+
+    /**
+     * Client connections held at once: {@code limits.maxConnections} lowered to the descriptor budget
+     * ({@link dev.crossgate.server.limits.Limits#connectionCap}); more are closed at accept.
+     */
+    public int maxConnections() {
+        return gate.cap();
     }
 
     public InetSocketAddress address() {

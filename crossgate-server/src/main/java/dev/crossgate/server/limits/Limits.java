@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (an entry is created once per address, and swept when it holds nothing).
  */
 public final class Limits {
-    /** A refusal: the reason code, the status (429, or 503 for the global connection limit) and Retry-After in seconds. */
+    /** A refusal: the reason code, the status (429) and Retry-After in seconds. */
     public record Refusal(String reason, int status, long retryAfterSeconds, String message) {}
 
     /** What is remembered per client address. */
@@ -27,8 +27,22 @@ public final class Limits {
         }
     }
 
+    /**
+     * Descriptors set aside, beyond those open when the listener starts (jars, event loops, the listeners),
+     * for what opens later whatever the clients do: the admin listener's connections
+     * ({@link #ADMIN_CONNECTIONS}), JWKS fetches, Redis, realtime hook calls, health checks, a log file.
+     */
+    public static final int RESERVED_DESCRIPTORS = 64;
+    /** Connections the admin listener holds at once (part of {@link #RESERVED_DESCRIPTORS}); more are closed at accept. */
+    public static final int ADMIN_CONNECTIONS = 16;
+    /**
+     * How long a connection refused by a per-address or per-user limit may wait for its first request (to be
+     * answered 429 with CORS headers) before it is closed: such a connection holds a descriptor, so it gets a
+     * short grace, not the idle timeout.
+     */
+    public static final java.time.Duration REFUSED_GRACE = java.time.Duration.ofSeconds(2);
+
     private final CrossgateConfig.Limits config;
-    private final AtomicInteger connections = new AtomicInteger();
     private final ConcurrentHashMap<String, Address> addresses = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, AtomicInteger> subjects = new ConcurrentHashMap<>();
 
@@ -43,23 +57,19 @@ public final class Limits {
 
     /**
      * Admits a new connection from {@code peer} (counted until {@link #closed}), or says why not. The
-     * per-address limits do not apply to a trusted proxy, whose connections carry many clients.
+     * per-address limits do not apply to a trusted proxy, whose connections carry many clients. The global
+     * limit is not checked here: it is a descriptor budget, enforced when the connection is accepted
+     * ({@link #connectionCap}), so a connection over it never holds a descriptor.
      */
     public Refusal connect(String peer, boolean trustedProxy, Address[] slot) {
-        long now = System.nanoTime();
-        int open = connections.incrementAndGet();
-        if (config.maxConnections() > 0 && open > config.maxConnections()) {
-            connections.decrementAndGet();
-            return new Refusal("limit.connections", 503, 1, "the server has reached its connection limit (" + config.maxConnections() + ")");
-        }
         if (trustedProxy) {
             return null;
         }
+        long now = System.nanoTime();
         Address a = address(peer);
         if (a.newConnections != null) {
             long wait = a.newConnections.tryAcquire(now);
             if (wait > 0) {
-                connections.decrementAndGet();
                 return new Refusal("limit.rate", 429, seconds(wait), "too many new connections from this address (limit "
                         + fmt(config.newConnectionsPerSecond()) + "/s)");
             }
@@ -67,7 +77,6 @@ public final class Limits {
         int fromAddress = a.connections.incrementAndGet();
         if (config.connectionsPerAddress() > 0 && fromAddress > config.connectionsPerAddress()) {
             a.connections.decrementAndGet();
-            connections.decrementAndGet();
             return new Refusal("limit.connections", 429, 1, "too many open connections from this address (limit "
                     + config.connectionsPerAddress() + ")");
         }
@@ -77,7 +86,6 @@ public final class Limits {
 
     /** A connection admitted by {@link #connect} closed; {@code a} is what connect put in its slot (null for a trusted proxy). */
     public void closed(Address a) {
-        connections.decrementAndGet();
         if (a != null) {
             a.connections.decrementAndGet();
         }
@@ -153,8 +161,26 @@ public final class Limits {
         return addresses.size();
     }
 
-    public int openConnections() {
-        return connections.get();
+    /**
+     * The client connections the edge holds at once: {@code limits.maxConnections} (0: no configured limit),
+     * lowered to what the process's descriptors allow. Descriptors are a budget (issue 11): from the limit
+     * ({@code maxDescriptors}) the descriptors already open at start ({@code openDescriptors}) and
+     * {@link #RESERVED_DESCRIPTORS} are set aside, and client connections get half of the rest, because each
+     * may hold one upstream connection at worst (a proxied exchange or a WebSocket tunnel takes one; pooled
+     * connections are reused before a new one is opened). Connections over it are closed at accept.
+     * {@code maxDescriptors} &lt;= 0 means unknown (not a Unix JVM): only the configured limit applies.
+     */
+    public static int connectionCap(int maxConnections, long maxDescriptors, long openDescriptors) {
+        long cap = maxConnections > 0 ? maxConnections : Integer.MAX_VALUE;
+        if (maxDescriptors > 0) {
+            long budget = (maxDescriptors - Math.max(0, openDescriptors) - RESERVED_DESCRIPTORS) / 2;
+            cap = Math.min(cap, Math.max(1, budget));
+        }
+        return (int) cap;
+    }
+
+    public int maxConnections() {
+        return config.maxConnections();
     }
 
     private static long seconds(long nanos) {

@@ -112,6 +112,25 @@ public final class Metrics {
                 .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
     }
 
+    /**
+     * Counts a connection closed at accept, before it was given a pipeline:
+     * {@code crossgate_connections_refused_total{listener, reason}} ({@code limit.connections}: the listener's
+     * connection cap, which includes the descriptor budget).
+     */
+    public void connectionRefused(String listener, String reason) {
+        count("crossgate.connections.refused", "Connections closed at accept, by listener and reason code", "listener", listener, "reason", reason);
+    }
+
+    /** Counts a failed {@code accept(2)} (EMFILE, ENFILE, ...): {@code crossgate_accept_errors_total{listener}}. */
+    public void acceptError(String listener) {
+        count("crossgate.accept.errors", "Failed accepts (out of descriptors, for example); accepting pauses, then resumes", "listener", listener);
+    }
+
+    /** Registers a gauge read from {@code value}, with tags given as name, value pairs. */
+    public void gauge(String name, String description, Supplier<Number> value, String... tags) {
+        Gauge.builder(name, value).description(description).tags(tags).register(registry);
+    }
+
     /** Registers a gauge read from {@code value} (pool sizes, for example). */
     public void gauge(String name, String description, Supplier<Number> value) {
         Gauge.builder(name, value).description(description).register(registry);
