@@ -18,12 +18,18 @@
 //
 // Prints one JSON document on stdout: {"results": [ ...one per case, in case order... ]}, each
 //   { index, pageUrl, origin, request, ok: true,  status, statusText, type, headers, body, bodyTruncated,
-//     durationMs, console, corsError }
-//   { index, pageUrl, origin, request, ok: false, error, durationMs, console, corsError }
+//     durationMs, console, corsConsole, corsError, failedParameter, errorText, preflight, eventsSeen }
+//   { index, pageUrl, origin, request, ok: false, error, durationMs, console, corsConsole, corsError, ... }
 // where headers holds every response header the page can read (lower-case names), plus `authorization`
-// and `x-crossgate-reason` always (null when not readable), console holds the page's console messages
-// and uncaught errors seen while the case ran (Chromium logs the CORS refusal there), and corsError is
-// the first of them that mentions CORS (or null).
+// and `x-crossgate-reason` always (null when not readable), and console holds the page's console messages
+// and uncaught errors seen while the case ran. The browser's own verdict comes from the DevTools protocol,
+// as cors-errors.mjs reads it: corsError is corsErrorStatus.corsError (Chromium's network::mojom::CorsError
+// name, e.g. MissingAllowOriginHeader, PreflightMissingAllowOriginHeader) of the Network.loadingFailed event
+// of the fetch's own request (its preflight's as a fallback), failedParameter its failedParameter, errorText
+// the net error (net::ERR_FAILED for a CORS refusal; net::ERR_CONNECTION_REFUSED and the like when nothing
+// answered, with corsError null), preflight {status, corsError} of the preflight Chromium sent (null when
+// none), and eventsSeen whether the fetch's request was seen to end. corsConsole is the console message that
+// mentions CORS (or null), for people reading the output.
 //
 // Exit status: 0 whenever results were printed (a refused fetch is a result, not a failure); 2 when the
 // configuration is unusable or the browser could not start. Everything is bounded: each fetch by an
@@ -36,6 +42,7 @@ import { readFileSync } from 'node:fs';
 const FETCH_TIMEOUT_MAX_MS = 20_000;
 const PAGE_LOAD_TIMEOUT_MS = 15_000;
 const RUN_TIMEOUT_MS = 5 * 60_000;
+const EVENT_WAIT_MS = 3_000;
 const LAUNCH_TIMEOUT_MS = 60_000;
 const BODY_LIMIT_CHARS = 64 * 1024;
 const CHROMIUM_ARGS = [
@@ -99,7 +106,8 @@ runTimer.unref();
 function notRun(index, error) {
   const c = cases[index] ?? {};
   return { index, pageUrl: c.pageUrl ?? null, origin: null, request: c.request ?? null, ok: false, error,
-           durationMs: 0, console: [], corsError: null };
+           durationMs: 0, console: [], corsConsole: null, corsError: null, failedParameter: null, errorText: null,
+           preflight: null, eventsSeen: false };
 }
 
 // ---- browser ----
@@ -118,14 +126,22 @@ try {
 
 // One context, one page per distinct pageUrl, loaded once and reused by every case with that pageUrl.
 const context = await browser.newContext({ ignoreHTTPSErrors: false });
-const pages = new Map(); // pageUrl -> { page, origin, loadError, sink }
+const pages = new Map(); // pageUrl -> { page, cdp, origin, loadError, sink, listener }
 
 async function pageFor(pageUrl) {
   let entry = pages.get(pageUrl);
   if (entry) return entry;
   const page = await context.newPage();
-  entry = { page, origin: null, loadError: null, sink: null };
+  const cdp = await context.newCDPSession(page);
+  entry = { page, cdp, origin: null, loadError: null, sink: null, listener: null };
   pages.set(pageUrl, entry);
+  for (const name of ['Network.requestWillBeSent', 'Network.responseReceived', 'Network.loadingFailed',
+                      'Network.loadingFinished']) {
+    cdp.on(name, (params) => entry.listener?.(name, params));
+  }
+  await cdp.send('Network.enable');
+  // No cache: every case reaches the server, and no preflight is answered from Chromium's preflight cache.
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
   page.on('console', (msg) => entry.sink?.push({ type: msg.type(), text: msg.text() }));
   page.on('pageerror', (err) => entry.sink?.push({ type: 'pageerror', text: String(err?.message ?? err) }));
   page.on('crash', () => entry.sink?.push({ type: 'crash', text: 'page crashed' }));
@@ -176,6 +192,42 @@ async function pageFetch(req) {
 
 const mentionsCors = (m) => /CORS|Access-Control-/i.test(m.text);
 
+const sameUrl = (a, b) => {
+  try { return new URL(a).href === new URL(b).href; } catch { return a === b; }
+};
+
+// Collects the DevTools events of one case: the fetch's own request (by URL and method) and its preflight.
+function eventsOf(url, method) {
+  const requests = new Map(); // requestId -> { preflight, method, status, failed, finished }
+  const listener = (name, p) => {
+    if (name === 'Network.requestWillBeSent') {
+      if (!sameUrl(p.request.url, url)) return;
+      const preflight = p.type === 'Preflight' || (p.request.method === 'OPTIONS' && method !== 'OPTIONS');
+      if (!preflight && p.request.method !== method) return;
+      // A redirect re-uses the requestId: keep the first entry.
+      if (!requests.has(p.requestId)) requests.set(p.requestId, { preflight, method: p.request.method, status: null });
+      return;
+    }
+    const r = requests.get(p.requestId);
+    if (!r) return;
+    if (name === 'Network.responseReceived') r.status = p.response?.status ?? null;
+    else if (name === 'Network.loadingFailed') r.failed = p;
+    else if (name === 'Network.loadingFinished') r.finished = true;
+  };
+  const main = () => [...requests.values()].find((r) => !r.preflight);
+  const pre = () => [...requests.values()].find((r) => r.preflight);
+  const ended = () => { const m = main(); return !!m && !!(m.failed || m.finished); };
+  const verdict = () => {
+    const m = main();
+    const p = pre();
+    const status = m?.failed?.corsErrorStatus ?? p?.failed?.corsErrorStatus ?? null;
+    return { corsError: status?.corsError ?? null, failedParameter: status?.failedParameter ?? null,
+             errorText: m?.failed?.errorText ?? p?.failed?.errorText ?? null, eventsSeen: ended(),
+             preflight: p ? { status: p.status, corsError: p.failed?.corsErrorStatus?.corsError ?? null } : null };
+  };
+  return { listener, ended, verdict };
+}
+
 for (let i = 0; i < cases.length; i++) {
   const c = cases[i] ?? {};
   const request = c.request ?? {};
@@ -185,6 +237,8 @@ for (let i = 0; i < cases.length; i++) {
   const entry = await pageFor(c.pageUrl);
   const messages = [];
   entry.sink = messages;
+  const events = eventsOf(request.url, String(request.method || 'GET').toUpperCase());
+  entry.listener = events.listener;
   let outcome;
   if (entry.loadError) {
     outcome = { ok: false, error: entry.loadError, durationMs: 0 };
@@ -196,14 +250,17 @@ for (let i = 0; i < cases.length; i++) {
     } catch (e) {
       outcome = { ok: false, error: `harness: ${e.message.split('\n')[0]}`, durationMs: timeoutMs + 10_000 };
     }
-    // Chromium reports the CORS refusal on the console a moment after fetch rejects: wait for it.
-    const settleUntil = Date.now() + (outcome.ok ? 100 : 1_500);
+    // The DevTools events (and the console message) arrive a moment after fetch settles: wait for the request's end.
+    const eventsUntil = Date.now() + EVENT_WAIT_MS;
+    while (Date.now() < eventsUntil && !events.ended()) await sleep(20);
+    const settleUntil = Date.now() + (outcome.ok ? 0 : 500);
     while (Date.now() < settleUntil && !(messages.some(mentionsCors))) await sleep(25);
   }
   entry.sink = null;
+  entry.listener = null;
   const corsMessage = messages.find(mentionsCors);
   results.push({ index: i, pageUrl: c.pageUrl, origin: entry.origin, request, ...outcome,
-                 console: messages, corsError: corsMessage ? corsMessage.text : null });
+                 console: messages, corsConsole: corsMessage ? corsMessage.text : null, ...events.verdict() });
 }
 
 print({ results });

@@ -251,7 +251,10 @@ public final class EngineServer {
         String url = "ws://" + req.headers().get(HttpHeaderNames.HOST, "localhost") + req.uri();
         // "*": the first subprotocol the client offers is chosen, as the reference server's ws does; a browser that sends
         // its token as a subprotocol (["access_token", token]) requires one of its offers back.
-        return new WebSocketServerHandshakerFactory(url, "*", true, options.maxPayload()).newHandshaker(req);
+        // closeOnProtocolViolation off: after a Close opcode with a bad body Netty would drop TCP without a Close;
+        // EngineFrameHandler answers every violation with a Close first (RFC 6455 §7.1.7).
+        return new WebSocketServerHandshakerFactory(url, "*", io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig.newBuilder()
+                .allowExtensions(true).maxFramePayloadLength(options.maxPayload()).closeOnProtocolViolation(false).build()).newHandshaker(req);
     }
 
     /**

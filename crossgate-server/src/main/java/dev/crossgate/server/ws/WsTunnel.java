@@ -40,6 +40,10 @@ import java.util.concurrent.TimeUnit;
  *   <li>Closes are relayed with their code and reason; after both Close frames the edge closes both
  *       connections. A connection lost without a Close gives the other side 1001 {@code client.gone}
  *       (toward the upstream) or 1011 {@code upstream.reset} (toward the client).</li>
+ *   <li>A side that breaks the protocol — a malformed frame, a Close whose code may not be sent (RFC 6455
+ *       §7.4.1, §7.4.2) or whose reason is not UTF-8 (§5.5.1, §8.1) — is failed as §7.1.7 says: it gets a
+ *       Close of its own (1002, or 1007 for bad UTF-8) and then its connection ends; the other side hears
+ *       1001 (the upstream) or 1011 (the client) {@code ws.protocol_error}. Its bad Close is not relayed.</li>
  * </ul>
  * Both channels share one event loop (the upstream connection is made on the client's), so no state here
  * is shared between threads.
@@ -70,6 +74,10 @@ public final class WsTunnel {
      * The decoder for frames arriving from a client (masked) or from the upstream (unmasked). With an
      * extension negotiated end to end its RSV bits pass through to the other end; without one, a frame
      * with an RSV bit set fails the connection here (1002).
+     *
+     * <p>The decoder does not close the connection itself on a protocol violation: after it has seen a
+     * Close opcode (even one whose body it then rejects) Netty writes no Close and drops TCP, which
+     * §7.1.7 does not allow. The tunnel answers the violation instead (see {@link Side#fail}).
      */
     public static WebSocket13FrameDecoder decoder(CrossgateConfig.WebSocket settings, boolean fromClient, boolean extensions) {
         return new WebSocket13FrameDecoder(WebSocketDecoderConfig.newBuilder()
@@ -77,7 +85,7 @@ public final class WsTunnel {
                 .allowMaskMismatch(false)
                 .allowExtensions(extensions)
                 .maxFramePayloadLength(settings.maxFrameSize())
-                .closeOnProtocolViolation(true)
+                .closeOnProtocolViolation(false)
                 .build());
     }
 
@@ -130,6 +138,17 @@ public final class WsTunnel {
         upstream.sendClose(upstreamCode, upstreamReason);
         client.closeWhenDone();
         upstream.closeWhenDone();
+    }
+
+    /**
+     * The codes an endpoint may send in a Close frame (RFC 6455 §7.4.1, §7.4.2 and the IANA "WebSocket Close
+     * Code Number" registry, as Autobahn's cases 7.7 and 7.9 test): 1000-1003, 1007-1014 and the 3000-4999
+     * ranges for libraries and applications. 1004 is reserved, 1005, 1006 and 1015 stand for "no code",
+     * "no Close" and "TLS failed" in an API and are never on the wire, codes below 1000 are unused and
+     * 1016-2999 and 5000 and above are unassigned. A Close without a body (no code) is allowed (§5.5.1).
+     */
+    static boolean sendableCloseCode(int code) {
+        return code == -1 || (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
     }
 
     /** One side of the tunnel: the handler on that side's channel. */
@@ -225,6 +244,12 @@ public final class WsTunnel {
 
         /** This side's Close: relayed with its code and reason; when both have closed, both connections end. */
         private void closeFrom(CloseWebSocketFrame close) {
+            if (!sendableCloseCode(close.statusCode())) {
+                // Netty's decoder refuses most such codes itself (exceptionCaught); it lets 5000 and above through.
+                close.release();
+                fail(1002, "ws.protocol_error");
+                return;
+            }
             closeReceived = true;
             Side to = other();
             if (!ended) {
@@ -284,17 +309,30 @@ public final class WsTunnel {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (cause instanceof CorruptedWebSocketFrameException e) {
-                // The decoder has already sent this side a Close (1002, 1007 or 1009) and closes its connection.
-                closeSent = true;
-                String why = e.closeStatus().code() == 1009 ? "ws.frame_too_large" : "ws.protocol_error";
-                if (isClient) {
-                    end(why, e.closeStatus().code(), why, 1001, why);
-                } else {
-                    end(why, 1011, why, e.closeStatus().code(), why);
-                }
+                // The decoder's verdict (1002, 1007 or 1009); it discards whatever this side sends from now on.
+                int code = e.closeStatus().code();
+                fail(code, code == 1009 ? "ws.frame_too_large" : "ws.protocol_error");
                 return;
             }
             channel.close(); // an I/O error: channelInactive tells the other side
+        }
+
+        /**
+         * Fails this side (RFC 6455 §7.1.7): a Close with {@code code}, unless one was already sent, then the
+         * end of its connection once that Close is written; it is not waited for, since nothing it sends is
+         * read any more. The other side is closed as when a side goes away, with {@code why} as the reason.
+         */
+        private void fail(int code, String why) {
+            closeReceived = true;
+            if (!ended) {
+                ended = true;
+                metrics.openWebSockets().decrementAndGet();
+                metrics.webSocketClosed(why);
+            }
+            sendClose(code, why);
+            other().sendClose(isClient ? 1001 : 1011, why);
+            closeWhenDone();
+            other().closeWhenDone();
         }
 
         private void keepAlive() {

@@ -129,7 +129,18 @@ class BrowserCorsTest {
     }
 
     /** One browser request of the matrix and the status Crossgate answers it with. */
-    record Case(String name, EdgeServer via, String method, String path, boolean preflighted, int bodyBytes, int expected) {}
+    record Case(String name, EdgeServer via, String method, String path, boolean preflighted, int bodyBytes, int expected) {
+        /**
+         * Chromium's own name for the refusal of this request from a refused origin ({@code network::mojom::CorsError},
+         * as the DevTools protocol reports it in {@code Network.loadingFailed.corsErrorStatus}): the edge answers the
+         * actual request without Access-Control-Allow-Origin, and the preflight of a preflighted one the same way, so
+         * Chromium never sends the request itself. Only an answer from the edge produces these: a dead edge or a
+         * timeout gives a network error with no corsError.
+         */
+        String refusedCorsError() {
+            return preflighted ? "PreflightMissingAllowOriginHeader" : "MissingAllowOriginHeader";
+        }
+    }
 
     private static List<Case> matrix() {
         List<Case> cases = new ArrayList<>();
@@ -187,13 +198,19 @@ class BrowserCorsTest {
         for (int i = 0; i < labels.size(); i++) {
             JsonNode r = results.get(i);
             boolean allowedOrigin = labels.get(i).startsWith("allowed");
-            int expected = cases.get(i % cases.size()).expected();
-            if (allowedOrigin) {
-                if (!r.path("ok").asBoolean() || r.path("status").asInt() != expected) {
-                    failures.add(labels.get(i) + ": expected a readable " + expected + ", got " + r);
+            Case c = cases.get(i % cases.size());
+            if (!r.path("eventsSeen").asBoolean()) {
+                failures.add(labels.get(i) + ": the request was not seen to end over the DevTools protocol, got " + r);
+            } else if (allowedOrigin) {
+                if (!r.path("ok").asBoolean() || r.path("status").asInt() != c.expected() || !r.path("corsError").isNull()) {
+                    failures.add(labels.get(i) + ": expected a readable " + c.expected() + " and no CORS error, got " + r);
                 }
             } else if (r.path("ok").asBoolean()) {
                 failures.add(labels.get(i) + ": a refused origin must not read the answer, got status " + r.path("status"));
+            } else if (!c.refusedCorsError().equals(r.path("corsError").asText(null))) {
+                // Not merely a failed fetch: Chromium itself must name the CORS refusal (a dead edge names none).
+                failures.add(labels.get(i) + ": expected Chromium's CORS error " + c.refusedCorsError() + ", got corsError "
+                        + r.path("corsError") + " (" + r.path("errorText").asText() + ", preflight " + r.path("preflight") + ")");
             }
         }
         assertThat(failures).isEmpty();
@@ -203,10 +220,11 @@ class BrowserCorsTest {
         JsonNode badGateway = results.get(6);
         assertThat(badGateway.path("headers").path("x-crossgate-reason").asText()).isEqualTo("upstream.connect_failed");
         assertThat(results.get(7).path("headers").path("x-crossgate-reason").asText()).isEqualTo("upstream.timeout");
-        // A refused preflight is reported by Chromium as a CORS failure of the preflight.
+        // A refused preflight is reported by Chromium as a CORS failure of the preflight, and the console says so.
         JsonNode refusedPreflight = results.get(cases.size() + 9);
         assertThat(refusedPreflight.path("ok").asBoolean()).isFalse();
-        assertThat(refusedPreflight.path("corsError").asText()).contains("preflight");
+        assertThat(refusedPreflight.path("corsError").asText()).isEqualTo("PreflightMissingAllowOriginHeader");
+        assertThat(refusedPreflight.path("corsConsole").asText()).contains("preflight");
         // Authorization in the response: hidden unless exposed.
         JsonNode hidden = results.get(labels.size());
         JsonNode shown = results.get(labels.size() + 1);
