@@ -1,16 +1,13 @@
 package dev.crossgate.server.edge;
 
 import dev.crossgate.cors.CorsDecision;
-import dev.crossgate.cors.CorsPolicy;
 import dev.crossgate.cors.Origin;
-import dev.crossgate.server.auth.Authenticator;
 import dev.crossgate.server.config.CrossgateConfig;
 import dev.crossgate.server.limits.Limits;
 import dev.crossgate.server.observe.AccessLog;
 import dev.crossgate.server.proxy.Hop;
 import dev.crossgate.server.proxy.ProxyCall;
 import dev.crossgate.server.proxy.Upstream;
-import dev.crossgate.server.ws.WsHandshake;
 import dev.crossgate.server.ws.WsProxy;
 import dev.crossgate.server.ws.WsTunnel;
 import dev.crossgate.realtime.engine.EngineConnection;
@@ -29,7 +26,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -40,25 +36,22 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One client connection. Requests are handled one at a time in arrival order (pipelined requests wait
- * in {@link #queue}); reading is explicit ({@code autoRead} off) so that a request body flows only as
- * fast as the upstream takes it. The request path is {@link #begin}, read top to bottom.
+ * One client connection, and only its life: requests are handled one at a time in arrival order (pipelined
+ * requests wait in {@link #queue}); reading is explicit ({@code autoRead} off) so that a request body flows only
+ * as fast as the upstream takes it; the request-head deadline, lingering close, drain, and the hand-over to a
+ * WebSocket tunnel or a realtime session. Each request head is decided into its {@link CanonicalRequest} in
+ * {@link #begin}, then passes the stages of {@link RequestStages#run}, read top to bottom there; every answer
+ * leaves through {@link #local} or the proxied response, both through {@link ResponseWriter#prepare}.
  */
-final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Frontend, WsProxy.Frontend, EngineConnection {
+final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Connection, ProxyCall.Frontend, WsProxy.Frontend, EngineConnection {
     private final EdgeServer.Shared shared;
     private final CrossgateConfig config;
     private final ArrayDeque<HttpObject> queue = new ArrayDeque<>();
@@ -125,12 +118,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
     private Limits.Address limitSlot;
     /** The authenticated subject's WebSocket slot this connection holds, or null. */
     private java.util.concurrent.atomic.AtomicInteger subjectSlot;
-
-    private void refuse(Exchange ex, Limits.Refusal r) {
-        shared.metrics.limitRefusal(r.reason());
-        ex.extraHeaders = new String[] {"retry-after", Long.toString(r.retryAfterSeconds())};
-        local(ex, r.status(), r.reason(), r.message());
-    }
 
     // ---------------------------------------------------------------- reading
 
@@ -279,41 +266,10 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         bodyPending = canon.hasBody(); // a refusal by the decoder or of the framing has none: the connection closes unread
         bodyBytes = 0;
         try {
-            stages(req, ex, canon);
+            shared.stages.run(this, req, ex, canon);
         } catch (RuntimeException e) {
             internalError(ex, e);
         }
-    }
-
-    /**
-     * The stages of one request, in order. Each either answers (returning true: the request stops there) or lets
-     * the request go on. Every stage reads the canonical request ({@code canon}, and {@code req} rewritten to it).
-     */
-    private void stages(HttpRequest req, Exchange ex, CanonicalRequest canon) {
-        if (refusedAsParsed(ex, canon)        // 1. decoder, framing, target, path, Host syntax (400/414/431/501)
-                || hostNotServed(req, ex, canon) // 2. the authority is served here (421), with CORS decided first
-                || asterisk(ex, canon)) {     // 3. OPTIONS * is answered here
-            return;
-        }
-        ex.cors = corsDecision(req, ex, canon.hostPort); // 4. the CORS decision, once, for every answer that leaves
-        if (redirectedToHttps(req, ex, canon)  // 5. http.redirectHttps (308)
-                || bodyTooLarge(ex, canon)     // 6. Content-Length beyond http.maxBodySize (413), unread
-                || connectionLimited(ex)) {    // 7. this connection is over a connection limit (429/503)
-            return;
-        }
-        if (shared.hub != null && config.realtime().covers(ex.path)) {
-            realtime(req, ex, canon.hostPort, canon.hasBody()); // 8. hosted Socket.IO: answered by the hub
-            return;
-        }
-        if (WsHandshake.isUpgrade(req) && config.webSocket().covers(ex.path)) {
-            webSocket(req, ex, canon.hostPort, canon.hasBody()); // 9. WebSocket: handshake, Origin, rate, token, upstream
-            return;
-        }
-        if (corsAnswered(ex)                   // 10. preflights answered, refused cross-origin requests stopped
-                || rateLimited(ex)) {          // 11. the route's request rate per client address (429)
-            return;
-        }
-        authenticated(req, ex, () -> forward(req, ex, canon)); // 12. the token where the route requires one; 13. upstream
     }
 
     private Exchange newExchange(HttpRequest req, CanonicalRequest canon) {
@@ -334,82 +290,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         return ex;
     }
 
-    /** Stage 1: what the canonical form refused. A framing in doubt closes the connection after the answer. */
-    private boolean refusedAsParsed(Exchange ex, CanonicalRequest canon) {
-        if (canon.refusal == null) {
-            if (canon.hasBody()) {
-                ex.closeAfter = true; // reset once the body is known to be forwarded in full
-            }
-            return false;
-        }
-        if (canon.framingInDoubt()) {
-            ex.closeAfter = true;
-        }
-        local(ex, canon.refusal.status(), canon.refusal.code(), canon.detail != null ? canon.detail : canon.refusal.message());
-        return true;
-    }
-
-    /** Stage 3: {@code OPTIONS *} asks about the server itself (RFC 9110 §9.3.7): the edge answers, nothing is forwarded. */
-    private boolean asterisk(Exchange ex, CanonicalRequest canon) {
-        if (!canon.asterisk) {
-            return false;
-        }
-        ex.extraHeaders = new String[] {"allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"};
-        local(ex, 204, null, null);
-        return true;
-    }
-
-    /** Stage 2: the authority (Host, or the absolute-form target's) must be served here: 421, readable by an allowed origin. */
-    private boolean hostNotServed(HttpRequest req, Exchange ex, CanonicalRequest canon) {
-        String[] hp = canon.hostPort;
-        int port = hp[1].isEmpty() ? defaultPort() : Integer.parseInt(hp[1]);
-        if (config.hostAllowed(hp[0], port)) {
-            return false;
-        }
-        ex.cors = corsDecision(req, ex, hp);
-        local(ex, Reason.HOST_NOT_ALLOWED);
-        return true;
-    }
-
-    /** Stage 5: plain http is redirected to https (308 keeps the method and body) when configured; preflights are not. */
-    private boolean redirectedToHttps(HttpRequest req, Exchange ex, CanonicalRequest canon) {
-        if (!config.http().redirectHttps() || !"http".equals(ex.scheme) || ex.cors.isPreflight()) {
-            return false;
-        }
-        redirectToHttps(ex, req, canon.hostPort);
-        return true;
-    }
-
-    /** Stage 6: a declared length beyond http.maxBodySize is refused before a byte of the body is read. */
-    private boolean bodyTooLarge(Exchange ex, CanonicalRequest canon) {
-        if (canon.framing != CanonicalRequest.Framing.LENGTH || canon.contentLength <= config.http().maxBodySize()) {
-            return false;
-        }
-        ex.closeAfter = true;
-        local(ex, Reason.BODY_TOO_LARGE);
-        return true;
-    }
-
-    /** Stage 7: a connection over a connection limit answers its first request 429 (503 at the global limit) and closes. */
-    private boolean connectionLimited(Exchange ex) {
-        if (connectionRefusal == null) {
-            return false;
-        }
-        ex.closeAfter = true;
-        refuse(ex, connectionRefusal);
-        return true;
-    }
-
-    /** Stage 11: the route's request rate per client address. */
-    private boolean rateLimited(Exchange ex) {
-        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
-        if (rate == null) {
-            return false;
-        }
-        refuse(ex, rate);
-        return true;
-    }
-
     /** An exception on the request path: answered 500 server.error when nothing was sent yet, logged and counted, then closed. */
     private void internalError(Exchange ex, Throwable e) {
         System.err.println("crossgate: request " + ex.requestId + " failed: " + e); // one line, never a stack trace
@@ -424,56 +304,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         }
     }
 
-    /** Answers a preflight, or refuses a cross-origin request the policy does not allow; false when the request goes on. */
-    private boolean corsAnswered(Exchange ex) {
-        CorsDecision cors = ex.cors;
-        if (cors.isPreflight()) {
-            if (cors.allowed()) {
-                local(ex, 204, null, null);
-            } else {
-                local(ex, 403, cors.reasonCode(), cors.message());
-            }
-            return true;
-        }
-        if (!cors.allowed()) {
-            local(ex, 403, cors.reasonCode(), cors.message());
-            return true;
-        }
-        return false;
-    }
-
     // ---------------------------------------------------------------- realtime (hosted mode)
 
-    /**
-     * A request on the Socket.IO path: a WebSocket handshake has its Origin checked as any other (the same
-     * policy; a handshake without Origin is allowed where {@code websocket.missingOrigin} allows it, and under
-     * {@code authenticated} when {@code realtime.token} is required, because the token is then checked at
-     * CONNECT); polling requests get CORS as any other. A new session (no {@code sid}) counts against the
-     * route's request rate; polls of a session do not. The body is collected (up to {@code realtime.maxPayload})
-     * and the request handed to the hub, whose answer leaves through {@link #respond}.
-     */
-    private void realtime(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody) {
-        ex.upstream = "realtime";
-        if (WsHandshake.isUpgrade(req)) {
-            if (webSocketRefused(req, ex, hostPort, hasBody, config.realtime().token() == CrossgateConfig.TokenMode.REQUIRED)) {
-                return;
-            }
-        } else if (corsAnswered(ex)) {
-            return;
-        }
-        if (!new io.netty.handler.codec.http.QueryStringDecoder(req.uri()).parameters().containsKey("sid")) { // as the engine parses it
-            Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
-            if (rate != null) {
-                refuse(ex, rate);
-                return;
-            }
-        }
-        if (HttpUtil.getContentLength(req, 0L) > config.realtime().maxPayload()) {
-            ex.closeAfter = true;
-            local(ex, Reason.BODY_TOO_LARGE.status(), Reason.BODY_TOO_LARGE.code(),
-                    "the body is larger than realtime.maxPayload (" + config.realtime().maxPayload() + " bytes)");
-            return;
-        }
+    /** The hub gets a request on the realtime path once its body (up to realtime.maxPayload) is collected; its answer leaves through {@link #respond}. */
+    @Override
+    public void realtime(HttpRequest req, Exchange ex, boolean hasBody) {
         FullHttpRequest full = new DefaultFullHttpRequest(req.protocolVersion(), req.method(), req.uri(),
                 hasBody ? ctx.alloc().compositeBuffer() : Unpooled.EMPTY_BUFFER, req.headers(), EmptyHttpHeaders.INSTANCE);
         if (hasBody) {
@@ -557,133 +392,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         finish(false);
     }
 
-    /**
-     * Runs {@code next} once the request is authenticated (at once where the route requires no token),
-     * or answers 401 with the reason. A token whose key must first be fetched (a JWKS rotation) resumes
-     * on this connection's event loop; requests behind it wait, as they wait for any exchange.
-     */
-    private void authenticated(HttpRequest req, Exchange ex, Runnable next) {
-        if (!shared.auth.required(ex.path)) {
-            next.run();
-            return;
-        }
-        java.util.concurrent.CompletableFuture<Authenticator.Outcome> f = shared.auth.authenticate(req);
-        if (f.isDone()) {
-            afterAuthentication(ex, f.getNow(null), next);
-            return;
-        }
-        f.whenComplete((o, err) -> ctx.executor().execute(() -> {
-            if (current == ex && ctx.channel().isActive()) {
-                afterAuthentication(ex, o != null ? o
-                        : new Authenticator.Outcome("auth.invalid", "the token could not be verified", null, null), next);
-            }
-        }));
-    }
-
-    private void afterAuthentication(Exchange ex, Authenticator.Outcome o, Runnable next) {
-        if (o.ok()) {
-            ex.auth = o;
-            next.run();
-            return;
-        }
-        Reason r = o.reason().equals("auth.missing") ? Reason.AUTH_MISSING : o.reason().equals("auth.expired") ? Reason.AUTH_EXPIRED : Reason.AUTH_INVALID;
-        ex.extraHeaders = new String[] {"www-authenticate", r == Reason.AUTH_MISSING ? "Bearer realm=\"crossgate\""
-                : "Bearer realm=\"crossgate\", error=\"invalid_token\""};
-        local(ex, r.status(), r.code(), r.message() + ": " + o.message());
-    }
-
-    /**
-     * A WebSocket handshake: valid per RFC 6455, from an Origin the route's policy allows (the same
-     * policy as CORS, default ports normalised; same-origin always), or without Origin where
-     * {@code websocket.missingOrigin} allows it. Then the upstream gets the handshake on a new connection.
-     */
-    private void webSocket(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody) {
-        // Under missingOrigin: authenticated, a native app without Origin proves who it is with the route's token.
-        if (webSocketRefused(req, ex, hostPort, hasBody, shared.auth.required(ex.path))) {
-            return;
-        }
-        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
-        if (rate != null) {
-            refuse(ex, rate);
-            return;
-        }
-        authenticated(req, ex, () -> forwardWebSocket(req, ex));
-    }
-
-    /**
-     * Answers a WebSocket handshake that cannot go on and returns true: invalid per RFC 6455 (400, or 426 with the
-     * version), an Origin the route's policy refuses (403 ws.origin_rejected), or no Origin where
-     * {@code websocket.missingOrigin} does not allow it; {@code tokenRequired} says whether a token will be checked,
-     * which is what {@code authenticated} asks for.
-     */
-    private boolean webSocketRefused(HttpRequest req, Exchange ex, String[] hostPort, boolean hasBody, boolean tokenRequired) {
-        Reason bad = WsHandshake.check(req, hasBody);
-        if (bad != null) {
-            if (bad == Reason.WS_VERSION_UNSUPPORTED) {
-                ex.extraHeaders = new String[] {"sec-websocket-version", "13"};
-            }
-            local(ex, bad);
-            return true;
-        }
-        if (ex.origin == null) {
-            boolean allowed = switch (config.webSocket().missingOrigin()) {
-                case ALLOW -> true;
-                case REFUSE -> false;
-                case AUTHENTICATED -> tokenRequired;
-            };
-            if (!allowed) {
-                local(ex, Reason.WS_ORIGIN_MISSING);
-                return true;
-            }
-            return false;
-        }
-        String refusal = wsOriginRefusal(ex, hostPort);
-        if (refusal != null) {
-            local(ex, Reason.WS_ORIGIN_REJECTED.status(), Reason.WS_ORIGIN_REJECTED.code(), refusal);
-            return true;
-        }
-        return false;
-    }
-
-    private void forwardWebSocket(HttpRequest req, Exchange ex) {
-        String subject = ex.auth == null ? null : ex.auth.subject();
-        if (subject != null && shared.limits.subjectLimited()) {
-            subjectSlot = shared.limits.reserveSubject(subject);
-            if (subjectSlot == null) {
-                refuse(ex, shared.limits.subjectRefusal(subject));
-                return;
-            }
-        }
-        rewriteForUpstream(req, ex, CanonicalRequest.Framing.NONE, 0);
-        req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-        req.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
-        if (ex.auth != null) {
-            Authenticator.removeProtocolToken(req.headers(), ex.auth.token());
-        }
-        Upstream target = shared.groupFor(ex.path).pick();
-        if (target == null) {
-            local(ex, Reason.UPSTREAM_UNHEALTHY);
-            return;
-        }
-        ex.upstream = target.pool().authority();
-        wsProxy = new WsProxy(target, ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, req);
-        wsProxy.start(req);
-    }
-
-    /** Why this exchange's Origin may not open a WebSocket here, or null when it may. */
-    private String wsOriginRefusal(Exchange ex, String[] hostPort) {
-        if (isSameOrigin(ex.origin, hostPort)) {
-            return null;
-        }
-        CorsPolicy policy = config.cors().policyFor(ex.path);
-        if (!policy.enabled()) {
-            return "origin " + ex.origin + " is not this site, and CORS is off for this path, so only same-origin"
-                    + " WebSocket handshakes are accepted here";
-        }
-        CorsDecision d = policy.actual(ex.origin);
-        return d.allowed() ? null : d.message();
-    }
-
     // ---------------------------------------------------------------- WsProxy.Frontend
 
     @Override
@@ -732,87 +440,67 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
         finish(false);
     }
 
-    private CorsDecision corsDecision(HttpRequest req, Exchange ex, String[] hostPort) {
-        HttpHeaders h = req.headers();
-        CorsPolicy policy = config.cors().policyFor(ex.path);
-        ex.route = config.cors().routeFor(ex.path);
-        List<String> acrh = h.getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS);
-        CorsDecision d = policy.decide(req.method().name(), ex.origin, h.get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD), acrh);
-        if (!d.allowed() && isSameOrigin(ex.origin, hostPort)) {
-            // A same-origin request (a form POST from the site itself) is not a CORS request. Checked only
-            // for refusals: an allowed origin gets its headers either way, and browsers ignore them.
-            d = policy.decide(req.method().name(), null, null, null);
-        }
-        return d;
+    // ---------------------------------------------------------------- RequestStages.Connection
+
+    @Override
+    public void answer(Exchange ex, int status, String reasonCode, String message) {
+        local(ex, status, reasonCode, message);
     }
 
-    private boolean isSameOrigin(String origin, String[] hostPort) {
-        String self = current.scheme + "://" + hostPort[0] + (hostPort[1].isEmpty() ? "" : ":" + hostPort[1]);
-        String a = Origin.normalize(origin);
-        String b = Origin.normalize(self);
-        return a != null && a.equals(b);
+    @Override
+    public void answer(Exchange ex, FullHttpResponse res) {
+        if (bodyPending) {
+            ex.closeAfter = true; // the body is not read: close, after discarding it for a while
+            ex.linger = true;
+        }
+        ResponseWriter.prepare(ex, res, false);
+        ctx.writeAndFlush(res);
+        finish(ex.closeAfter);
     }
 
-    private void forward(HttpRequest req, Exchange ex, CanonicalRequest canon) {
-        rewriteForUpstream(req, ex, canon.framing, canon.contentLength);
-        Upstream target = shared.groupFor(ex.path).pick();
-        if (target == null) {
-            local(ex, Reason.UPSTREAM_UNHEALTHY);
-            return;
-        }
-        ex.upstream = target.pool().authority();
-        if (canon.hasBody()) {
-            ex.closeAfter = !ex.keepAlive;
-        }
+    @Override
+    public void proxy(HttpRequest head, Exchange ex, Upstream target, boolean hasBody) {
         call = new ProxyCall(target, ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
-        call.start(req, canon.hasBody());
+        call.start(head, hasBody);
     }
 
-    /**
-     * The request head as the upstream gets it, rewritten in place (it is this exchange's own object, holding no
-     * buffer). Hop-by-hop headers, the headers named in Connection and names with '_' are removed first; then the
-     * edge writes what it decided itself, so that no client header can change it (RFC 9112 §6, RFC 9110 §7.6.1):
-     * the framing (Content-Length or chunked, from what was decoded, never the client's header), the forwarding
-     * headers, the request id and the verified token's claims.
-     */
-    private void rewriteForUpstream(HttpRequest req, Exchange ex, CanonicalRequest.Framing framing, long contentLength) {
-        HttpHeaders out = req.headers();
-        Hop.removeHopByHop(out);
-        out.remove("http2-settings");
-        // Header names with '_' are dropped: some servers read them as '-' (header smuggling, spoofing).
-        List<String> underscored = null;
-        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = out.iteratorCharSequence(); it.hasNext(); ) {
-            CharSequence name = it.next().getKey();
-            for (int i = 0; i < name.length(); i++) {
-                if (name.charAt(i) == '_') {
-                    if (underscored == null) {
-                        underscored = new ArrayList<>(2);
-                    }
-                    underscored.add(name.toString());
-                    break;
+    @Override
+    public void proxyWebSocket(HttpRequest head, Exchange ex, Upstream target) {
+        wsProxy = new WsProxy(target, ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, head);
+        wsProxy.start(head);
+    }
+
+    @Override
+    public Limits.Refusal connectionRefusal() {
+        return connectionRefusal;
+    }
+
+    @Override
+    public void holdSubjectSlot(java.util.concurrent.atomic.AtomicInteger slot) {
+        subjectSlot = slot;
+    }
+
+    @Override
+    public void resume(Exchange ex, Runnable r) {
+        ctx.executor().execute(() -> {
+            if (current == ex && ctx.channel().isActive()) {
+                try {
+                    r.run();
+                } catch (RuntimeException e) {
+                    internalError(ex, e);
                 }
             }
-        }
-        if (underscored != null) {
-            for (String n : underscored) {
-                out.remove(n);
-            }
-        }
-        out.remove(HttpHeaderNames.CONTENT_LENGTH);
-        out.remove(HttpHeaderNames.TRANSFER_ENCODING);
-        if (framing == CanonicalRequest.Framing.LENGTH) {
-            out.set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
-        } else if (framing == CanonicalRequest.Framing.CHUNKED) {
-            out.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        }
-        ForwardedHeaders.write(out, ex.forwarded, ex.peer, ex.scheme, ex.host);
-        out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
-        // Identity headers come from the edge only: a client's are removed, a verified token's claims set.
-        shared.auth.removeClaimHeaders(out);
-        if (ex.auth != null) {
-            shared.auth.addClaimHeaders(out, ex.auth.claims());
-        }
-        req.setProtocolVersion(HttpVersion.HTTP_1_1);
+        });
+    }
+
+    @Override
+    public String scheme() {
+        return shared.ssl != null ? "https" : "http";
+    }
+
+    @Override
+    public int defaultPort() {
+        return shared.ssl != null ? 443 : 80;
     }
 
     // ---------------------------------------------------------------- ProxyCall.Frontend
@@ -1208,14 +896,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
 
     // ---------------------------------------------------------------- helpers
 
-    private String scheme() {
-        return shared.ssl != null ? "https" : "http";
-    }
-
-    private int defaultPort() {
-        return shared.ssl != null ? 443 : 80;
-    }
-
     private String clientAddress() {
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress a) {
             String ip = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
@@ -1234,21 +914,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements ProxyCall.Fronte
             return false;
         }
         return ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null && config.http().trusted(a.getAddress());
-    }
-
-    /** 308 to the same URL over https (308 keeps the method and body, unlike 301). */
-    private void redirectToHttps(Exchange ex, HttpRequest req, String[] hostPort) {
-        ex.reason = "http.redirect_https";
-        FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.PERMANENT_REDIRECT);
-        res.headers().set(HttpHeaderNames.LOCATION, "https://" + hostPort[0] + req.uri());
-        res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
-        if (bodyPending) {
-            ex.closeAfter = true;
-            ex.linger = true;
-        }
-        ResponseWriter.prepare(ex, res, false);
-        ctx.writeAndFlush(res);
-        finish(ex.closeAfter);
     }
 
     private static String requestId(HttpHeaders h) {

@@ -8,7 +8,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 
 /**
  * The pipeline of a client connection, in order. The request path itself (host check, limits, CORS,
- * local answers, proxying) is read top to bottom in {@link EdgeHandler#begin}.
+ * local answers, proxying) is read top to bottom in {@link RequestStages#run}.
  */
 final class EdgeInitializer extends ChannelInitializer<SocketChannel> {
     /** Longest request line (414 beyond). */

@@ -41,6 +41,8 @@ public final class EdgeServer implements AutoCloseable {
         final dev.crossgate.server.limits.Limits limits;
         /** The hosted Socket.IO server, or null when {@code realtime} is off. */
         final dev.crossgate.server.realtime.Hub hub;
+        /** The request path, shared by every connection (it holds no connection state). */
+        final RequestStages stages;
 
         Shared(CrossgateConfig config, AccessLog accessLog) {
             this.config = config;
@@ -60,6 +62,7 @@ public final class EdgeServer implements AutoCloseable {
             this.accessLog = accessLog;
             this.responseTimeoutMillis = config.http().upstreamResponseTimeout().toMillis();
             this.idleTimeoutMillis = config.http().idleTimeout().toMillis();
+            this.stages = new RequestStages(this);
         }
 
         /** One upstream of the route {@code route}, its ejections and health in the metrics. */
