@@ -366,22 +366,13 @@ final class SmugglingHarness implements AutoCloseable {
         return b.toString();
     }
 
-    /** Polls {@code condition} every few milliseconds until it holds or {@code max} passes; true when it held. */
+    /** Polls {@code condition} (Awaitility, every 5 ms) until it holds or {@code max} passes; true when it held. */
     static boolean eventually(Duration max, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + max.toNanos();
-        while (true) {
-            if (condition.getAsBoolean()) {
-                return true;
-            }
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
+        try {
+            org.awaitility.Awaitility.await().atMost(max).pollInterval(Duration.ofMillis(5)).until(condition::getAsBoolean);
+            return true;
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            return false;
         }
     }
 

@@ -90,20 +90,9 @@ class WebSocketCloseTest {
         assertThat(ws.read(5000)).as("EOF after the Close").isNull();
     }
 
-    /** Retries {@code check} until it passes or {@code deadline} is over (then its last failure is thrown). */
-    private static void eventually(Duration deadline, Runnable check) throws InterruptedException {
-        long end = System.nanoTime() + deadline.toNanos();
-        while (true) {
-            try {
-                check.run();
-                return;
-            } catch (AssertionError e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-                Thread.sleep(20);
-            }
-        }
+    /** Retries {@code check} until it passes or {@code deadline} is over (Awaitility; then its last failure is thrown). */
+    private static void eventually(Duration deadline, Runnable check) {
+        org.awaitility.Awaitility.await().atMost(deadline).pollInterval(Duration.ofMillis(20)).untilAsserted(check::run);
     }
 
     @ParameterizedTest(name = "close code {0}")
