@@ -30,7 +30,9 @@ final class Startup {
     static EdgeServer start(CrossgateConfig c, AccessLog log, PrintWriter err) throws Exception {
         try {
             return new EdgeServer(c, log).start();
-        } catch (java.net.BindException e) {
+        } catch (java.io.IOException e) {
+            // java.net.BindException from the NIO transport; the native epoll transport throws its own IOException
+            // (Errors.NativeIoException, "bind(..) failed ... Address already in use"), which is no BindException.
             err.println("crossgate: cannot listen: " + e.getMessage() + " (listen " + c.listen()
                     + (c.admin().listen() == null ? "" : ", admin.listen " + c.admin().listen()) + "); choose a free port");
             err.flush();

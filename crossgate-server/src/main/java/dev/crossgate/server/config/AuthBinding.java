@@ -93,9 +93,15 @@ final class AuthBinding {
         Sourced<String> keyFile = jwt.string("publicKey", null, def);
         Path key = null;
         if (keyFile.value() != null) {
-            key = cwd.resolve(keyFile.value());
+            key = ConfigLoader.resolve(b, keyFile, "auth.jwt.publicKey", cwd);
+        }
+        if (key != null) {
             String problem = null;
             try {
+                // Read only a regular file of a PEM's size: the path could name /dev/zero or a FIFO, which never end.
+                if (!Files.isRegularFile(key) || Files.size(key) > 1 << 20) {
+                    throw new java.io.IOException("not a regular file of at most 1 MiB");
+                }
                 String pem = Files.readString(key, StandardCharsets.US_ASCII);
                 if (!pem.contains("-----BEGIN PUBLIC KEY-----") && !pem.contains("-----BEGIN RSA PUBLIC KEY-----")
                         && !pem.contains("-----BEGIN CERTIFICATE-----")) {

@@ -18,6 +18,14 @@ import java.util.function.Function;
  * that nothing read (unknown keys, with a suggestion).
  */
 final class Binder {
+    /**
+     * The longest string a setting takes. Secrets, URLs, paths and patterns are far shorter; a longer value is a
+     * mistake (a file pasted in) or an attack on the checks that run on it, and is refused before any of them runs.
+     */
+    static final int MAX_STRING = 8192;
+    /** How much of a value a message quotes. */
+    private static final int QUOTED = 80;
+
     /** A value and where it came from. */
     record Sourced<T>(T value, Source source) {}
 
@@ -79,13 +87,18 @@ final class Binder {
             return Source.file(file, node.keyLine(key));
         }
 
-        /** Raw text from env or file for a scalar key; null when not set. Records type problems. */
+        /**
+         * Raw text from env or file for a scalar key; null when not set. A value of the wrong kind (a list or a
+         * mapping where one value is expected) or longer than {@link #MAX_STRING} is recorded as a problem and
+         * comes back as a value of null with its source: every typed reader below then falls back to its default,
+         * so no binding ever sees a value it did not ask for.
+         */
         private Sourced<String> scalar(String key, String expected) {
             String path = path(key);
             Sourced<String> fromEnv = envAllowed ? envFor(path) : null;
             YamlNode v = take(key);
             if (fromEnv != null) {
-                return fromEnv;
+                return tooLong(path, fromEnv.value(), fromEnv.source()) ? new Sourced<>(null, fromEnv.source()) : fromEnv;
             }
             if (v == null || v.kind() == YamlNode.Kind.NULL) {
                 return null;
@@ -95,12 +108,16 @@ final class Binder {
                         "write " + path + ": " + exampleFor(expected));
                 return new Sourced<>(null, fileSource(key));
             }
+            if (tooLong(path, v.text(), fileSource(key))) {
+                return new Sourced<>(null, fileSource(key));
+            }
             return new Sourced<>(v.text(), fileSource(key));
         }
 
+        /** A string value: the default when unset or when the file holds something else (a problem already recorded). */
         Sourced<String> string(String key, String def, Source defSource) {
             Sourced<String> s = scalar(key, "a string");
-            Sourced<String> r = s == null ? new Sourced<>(def, defSource) : s;
+            Sourced<String> r = s == null ? new Sourced<>(def, defSource) : s.value() == null ? new Sourced<>(def, s.source()) : s;
             record(path(key), r.value() == null ? "(none)" : r.value(), r.source());
             return r;
         }
@@ -120,7 +137,8 @@ final class Binder {
             } else {
                 T v = parse.apply(s.value().trim());
                 if (v == null) {
-                    problem(path(key), s.source(), s.value(), path(key) + ": \"" + s.value() + "\" is not " + what + " (expected: " + expected + ")",
+                    problem(path(key), s.source(), shorten(s.value()), path(key) + ": \"" + shorten(s.value()) + "\" is not " + what
+                                    + " (expected: " + expected + ")",
                             "write " + path(key) + ": " + example);
                     r = new Sourced<>(def, s.source());
                 } else {
@@ -167,9 +185,11 @@ final class Binder {
             Sourced<List<String>> r;
             if (fromEnv != null) {
                 List<String> items = new ArrayList<>();
-                for (String part : fromEnv.value().split(",")) {
-                    if (!part.isBlank()) {
-                        items.add(part.trim());
+                if (!tooLong(path, fromEnv.value(), fromEnv.source())) {
+                    for (String part : fromEnv.value().split(",")) {
+                        if (!part.isBlank()) {
+                            items.add(part.trim());
+                        }
                     }
                 }
                 for (int i = 0; i < items.size(); i++) {
@@ -185,7 +205,7 @@ final class Binder {
                 r = new Sourced<>(List.of(), fileSource(key));
             } else if (v.kind() != YamlNode.Kind.LIST) {
                 problem(path, fileSource(key), v.describeKind(), path + " is " + v.describeKind() + " (expected: a list)",
-                        "write " + path + ": [" + (v.kind() == YamlNode.Kind.SCALAR ? v.text() : "...") + "]");
+                        "write " + path + ": [" + (v.kind() == YamlNode.Kind.SCALAR ? shorten(v.text()) : "...") + "]");
                 r = new Sourced<>(def, fileSource(key));
             } else {
                 List<String> items = new ArrayList<>();
@@ -196,6 +216,8 @@ final class Binder {
                     if (item.kind() != YamlNode.Kind.SCALAR) {
                         problem(path + "[" + i + "]", src, item.describeKind(), path + "[" + i + "] is " + item.describeKind()
                                 + " (expected: a string)", "write each entry as a string");
+                        items.add(null);
+                    } else if (tooLong(path + "[" + i + "]", item.text(), src)) {
                         items.add(null);
                     } else {
                         items.add(item.text());
@@ -332,9 +354,10 @@ final class Binder {
             String prefix = mapPaths.get(node);
             for (String key : node.entries().keySet()) {
                 if (!e.getValue().contains(key)) {
-                    String path = prefix.isEmpty() ? key : prefix + "." + key;
+                    String shown = shorten(key);
+                    String path = prefix.isEmpty() ? shown : prefix + "." + shown;
                     String suggestion = closest(key, e.getValue(), node);
-                    problem(path, Source.file(file, node.keyLine(key)), key, "unknown key \"" + key + "\""
+                    problem(path, Source.file(file, node.keyLine(key)), shown, "unknown key \"" + shown + "\""
                                     + (prefix.isEmpty() ? "" : " in " + prefix),
                             suggestion == null ? "remove it (see crossgate check for the keys in effect)" : "did you mean \"" + suggestion + "\"?");
                 }
@@ -358,6 +381,10 @@ final class Binder {
     }
 
     private String closest(String key, Set<String> used, YamlNode node) {
+        if (key.length() > 64) {
+            // No key is that long, so it is no typo of one; and the distance costs the product of the lengths.
+            return null;
+        }
         Set<String> candidates = new LinkedHashSet<>(used);
         candidates.addAll(known.getOrDefault(node, Set.of()));
         String best = null;
@@ -397,6 +424,24 @@ final class Binder {
 
     List<Setting> settings() {
         return settings;
+    }
+
+    /** True (and a problem recorded) when a value is longer than {@link #MAX_STRING}. */
+    private boolean tooLong(String path, String value, Source source) {
+        if (value == null || value.length() <= MAX_STRING) {
+            return false;
+        }
+        problem(path, source, shorten(value), path + " is " + value.length() + " characters long (expected: at most " + MAX_STRING + ")",
+                "write the value itself; for a key or a certificate, give the path of its file");
+        return true;
+    }
+
+    /** A value as a message quotes it: the first {@value #QUOTED} characters, then how many more there are. */
+    static String shorten(String value) {
+        if (value == null || value.length() <= QUOTED) {
+            return value;
+        }
+        return value.substring(0, QUOTED) + "... (" + (value.length() - QUOTED) + " more characters)";
     }
 
     private static String exampleFor(String expected) {

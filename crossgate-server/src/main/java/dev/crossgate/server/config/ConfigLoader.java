@@ -8,11 +8,10 @@ import dev.crossgate.server.config.Binder.Section;
 import dev.crossgate.server.config.Binder.Sourced;
 import dev.crossgate.server.config.CrossgateConfig.Listen;
 import java.io.IOException;
-import java.io.Reader;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -89,14 +88,41 @@ public final class ConfigLoader {
         return r.config();
     }
 
-    /** Loads and validates, returning problems instead of throwing. */
+    /**
+     * Loads and validates, returning problems instead of throwing: whatever the file holds, the result is a
+     * configuration or a list of problems. Every known cause of an exception is a problem where it arises (the
+     * file's size, encoding, aliases and nesting in {@link YamlNode}, every wrong type in {@link Binder}); the
+     * catch here is the last resort for one that is not known yet, so that {@code crossgate check} and
+     * {@code serve} still answer with one line and exit 2 rather than a stack trace.
+     */
     public static Result inspect(Options options) {
+        try {
+            return bind(options);
+        } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+            // Nothing else runs while the configuration loads, and the partial result is unreachable once the stack
+            // has unwound, so even an OutOfMemoryError leaves a JVM that can print the problem and exit.
+            String what = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + Binder.shorten(e.getMessage().replaceAll("\\s+", " ")));
+            String fileName = options.file() == null ? null : options.file().toString();
+            ConfigProblem p = new ConfigProblem(ConfigProblem.Severity.ERROR, "config", fileName == null ? null : Source.file(fileName, 0), fileName,
+                    "the configuration could not be read: internal error (" + what + ")",
+                    "report this with the file to the Crossgate maintainers; meanwhile look for an unusual value in the file");
+            return new Result(null, List.of(), List.of(p), fileName, Profile.DEV, Source.defaultOf(Profile.DEV));
+        }
+    }
+
+    private static Result bind(Options options) {
         Map<String, String> env = options.env();
         Path file = options.file();
         Source fileChoice = file == null ? null : Source.cli("--config");
+        List<ConfigProblem> early = new ArrayList<>();
         if (file == null && env.get("CROSSGATE_CONFIG") != null) {
-            file = Path.of(env.get("CROSSGATE_CONFIG"));
             fileChoice = Source.env("CROSSGATE_CONFIG");
+            try {
+                file = Path.of(env.get("CROSSGATE_CONFIG"));
+            } catch (InvalidPathException e) {
+                early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", fileChoice, Binder.shorten(env.get("CROSSGATE_CONFIG")),
+                        "CROSSGATE_CONFIG is not a path: " + e.getReason(), "give the path of a crossgate.yaml"));
+            }
         }
         if (file == null) {
             Path local = options.workingDirectory().resolve("crossgate.yaml");
@@ -105,15 +131,14 @@ public final class ConfigLoader {
             }
         }
         String fileName = file == null ? null : file.toString();
-        List<ConfigProblem> early = new ArrayList<>();
         YamlNode root = null;
         if (file != null) {
             if (!Files.isRegularFile(file)) {
                 early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", fileChoice, fileName,
                         "configuration file " + fileName + " does not exist or is not a file", "give the path of a crossgate.yaml"));
             } else {
-                try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                    root = YamlNode.parse(reader);
+                try {
+                    root = YamlNode.read(file);
                     if (root.kind() != YamlNode.Kind.MAP) {
                         early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", Source.file(fileName, root.line()),
                                 root.describeKind(), "the file holds " + root.describeKind() + " (expected: a mapping of keys such as cors:)",
@@ -122,7 +147,7 @@ public final class ConfigLoader {
                     }
                 } catch (YamlNode.SyntaxError e) {
                     early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", Source.file(fileName, e.line()), null,
-                            e.getMessage(), "fix the YAML syntax at that line"));
+                            e.getMessage(), e.fix()));
                 } catch (IOException e) {
                     early.add(new ConfigProblem(ConfigProblem.Severity.ERROR, "config", fileChoice, fileName,
                             "cannot read " + fileName + ": " + e.getMessage(), "check the file's permissions"));
@@ -347,11 +372,25 @@ public final class ConfigLoader {
         if (s.value() == null) {
             return null;
         }
-        Path p = cwd.resolve(s.value());
-        if (!Files.isReadable(p)) {
+        Path p = resolve(b, s, path, cwd);
+        if (p == null) {
+            return null;
+        }
+        if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
             b.problem(path, s.source(), s.value(), path + ": " + p + " does not exist or cannot be read", "give the path of a PEM file");
         }
         return p;
+    }
+
+    /** A file named by a setting, relative to the working directory; null (and a problem) when the text is no path (a NUL in it, say). */
+    static Path resolve(Binder b, Sourced<String> s, String path, Path cwd) {
+        try {
+            return cwd.resolve(s.value());
+        } catch (InvalidPathException e) {
+            b.problem(path, s.source(), Binder.shorten(s.value()), path + ": \"" + Binder.shorten(s.value()) + "\" is not a file path ("
+                    + e.getReason() + ")", "give the path of the file");
+            return null;
+        }
     }
 
     static Sourced<Duration> positive(Binder b, Sourced<Duration> d, String path, String example) {

@@ -28,6 +28,8 @@ final class RealtimeBinding {
         if (!path.startsWith("/") || path.contains("?") || path.contains("#") || path.contains("*")) {
             b.problem("realtime.path", rawPath.source(), path, "realtime.path: \"" + path + "\" is not a request path (expected: it starts with /)",
                     "use the path your Socket.IO clients use, /socket.io/ unless they set the client's path option");
+            // The checks below read the path (one of them without its last character): they go on with the default.
+            path = "/socket.io/";
         } else if (!path.endsWith("/")) {
             path = path + "/";
         }
