@@ -63,7 +63,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
     /** Set once this connection became a WebSocket tunnel: the HTTP stages here are over. */
     private WsTunnel tunnel;
     private boolean bodyPending;
-    private long bodyBytes;
     private ScheduledFuture<?> headTimer;
     private boolean closing;
     /** A realtime request whose body is being collected, or null. */
@@ -219,8 +218,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
                 return; // wait for readyForBody()
             }
             queue.poll();
-            bodyBytes += content.content().readableBytes();
-            if (bodyBytes > config.http().maxBodySize()) {
+            if (current.requestBytes + content.content().readableBytes() > config.http().maxBodySize()) {
                 content.release();
                 bodyPending = false;
                 call.abort();
@@ -264,7 +262,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         Exchange ex = newExchange(req, canon);
         current = ex;
         bodyPending = canon.hasBody(); // a refusal by the decoder or of the framing has none: the connection closes unread
-        bodyBytes = 0;
         try {
             shared.stages.run(this, req, ex, canon);
         } catch (RuntimeException e) {
