@@ -63,16 +63,18 @@ public final class Broadcast {
         List<byte[]> attachments = new ArrayList<>();
         com.fasterxml.jackson.databind.node.ArrayNode data = SioSocket.eventData(event, args, attachments);
         Recovery recovery = namespace.recovery();
-        // With recovery on, a broadcast without attachments carries an offset as its last argument and is
-        // kept, for clients that reconnect after missing it.
-        String offset = recovery != null && attachments.isEmpty() ? recovery.appendOffset(data) : null;
+        // With recovery on, a broadcast carries an offset as its last argument and is kept, for clients that
+        // reconnect after missing it. Binary events too: the offset follows the placeholders in the JSON data, and
+        // the attachments are kept with the text (the reference's in-memory adapter persists the packet, Buffers
+        // included, in persistPacket; the client takes the last string argument as its offset either way).
+        String offset = recovery != null ? recovery.appendOffset(data) : null;
         SioSocket.Encoded e = SioSocket.encodeEvent(namespace.name(), SioPacket.NO_ACK, data, attachments);
         if (offset != null) {
             Set<String> skip = new HashSet<>(except);
             if (from != null) {
                 skip.add(from.id());
             }
-            recovery.keep(offset, namespace.name(), rooms, skip, e.text());
+            recovery.keep(offset, namespace.name(), rooms, skip, e);
         }
         List<SioSocket> targets = sockets();
         if (!e.attachments().isEmpty()) {

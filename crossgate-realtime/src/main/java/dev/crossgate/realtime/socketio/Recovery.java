@@ -15,14 +15,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * Connection state recovery: a socket that loses its connection keeps its id, rooms and data for
  * {@code window}; broadcast events carry an offset as their last argument and are kept as long, so that a
  * client reconnecting with its private id and last offset gets back its identity and every broadcast it
- * missed. Events with binary attachments or acks are not kept (as in the reference server).
+ * missed. Binary events are kept with their attachments and replayed whole; events with acks are not kept (as in the
+ * reference server, where an emit with an ack bypasses the adapter's persistPacket).
  */
 final class Recovery {
     /** A disconnected socket's state. */
     record Saved(String sid, String namespace, Set<String> rooms, Map<String, Object> data, long disconnectedAtNanos) {}
 
-    /** A broadcast as sent: its offset, target and text. */
-    record Logged(String offset, String namespace, Set<String> rooms, Set<String> except, String text, long atNanos) {}
+    /** A broadcast as sent: its offset, target and encoded packet (text and binary attachments). */
+    record Logged(String offset, String namespace, Set<String> rooms, Set<String> except, SioSocket.Encoded packet, long atNanos) {}
 
     private final long windowNanos;
     private final Map<String, Saved> sessions = new ConcurrentHashMap<>();
@@ -40,10 +41,10 @@ final class Recovery {
         return offset;
     }
 
-    /** Keeps a broadcast as sent (its text ends with {@code offset}), for the recovery window. */
-    void keep(String offset, String namespace, Set<String> rooms, Set<String> except, String text) {
+    /** Keeps a broadcast as sent (its data ends with {@code offset}), for the recovery window. */
+    void keep(String offset, String namespace, Set<String> rooms, Set<String> except, SioSocket.Encoded packet) {
         long now = System.nanoTime();
-        log.add(new Logged(offset, namespace, rooms, except, text, now));
+        log.add(new Logged(offset, namespace, rooms, except, packet, now));
         trim(now);
     }
 
@@ -58,13 +59,13 @@ final class Recovery {
         return s != null && System.nanoTime() - s.disconnectedAtNanos() <= windowNanos ? s : null;
     }
 
-    /** The texts of the broadcasts after {@code offset} that reached a socket in {@code rooms}; null when the offset is unknown. */
-    List<String> missed(String namespace, String offset, Set<String> rooms) {
-        List<String> out = new ArrayList<>();
+    /** The packets of the broadcasts after {@code offset} that reached a socket in {@code rooms}; null when the offset is unknown. */
+    List<SioSocket.Encoded> missed(String namespace, String offset, Set<String> rooms) {
+        List<SioSocket.Encoded> out = new ArrayList<>();
         boolean after = false;
         for (Logged l : log) {
             if (after && l.namespace().equals(namespace) && targets(l, rooms)) {
-                out.add(l.text());
+                out.add(l.packet());
             }
             if (l.offset().equals(offset)) {
                 after = true;

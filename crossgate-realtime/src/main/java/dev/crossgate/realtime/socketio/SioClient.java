@@ -143,7 +143,7 @@ final class SioClient implements EngineSocket.Listener {
         Recovery recovery = server.recovery();
         if (recovery != null && pid instanceof String id && offset instanceof String off) {
             Recovery.Saved saved = recovery.take(id);
-            List<String> missed = saved == null || !saved.namespace().equals(nsp) ? null : recovery.missed(nsp, off, saved.rooms());
+            List<SioSocket.Encoded> missed = saved == null || !saved.namespace().equals(nsp) ? null : recovery.missed(nsp, off, saved.rooms());
             if (missed != null) {
                 SioSocket socket = new SioSocket(saved.sid(), ns, this, payload);
                 socket.recovery(id, true);
@@ -182,7 +182,7 @@ final class SioClient implements EngineSocket.Listener {
         }));
     }
 
-    private void admit(Namespace ns, SioSocket socket, List<String> replay) {
+    private void admit(Namespace ns, SioSocket socket, List<SioSocket.Encoded> replay) {
         sockets.put(ns.name(), socket);
         if (connectTimer != null) {
             connectTimer.cancel(false);
@@ -194,8 +194,8 @@ final class SioClient implements EngineSocket.Listener {
             body.put("pid", socket.pid());
         }
         engine.send(new SioPacket(SioPacket.Type.CONNECT, ns.name(), SioPacket.NO_ACK, body, 0).encode());
-        for (String text : replay) {
-            engine.send(text); // what a recovered session missed, in order
+        for (SioSocket.Encoded missed : replay) {
+            send(missed); // what a recovered session missed, in order, binary attachments included
         }
         socket.markConnected();
         ns.connected(socket);

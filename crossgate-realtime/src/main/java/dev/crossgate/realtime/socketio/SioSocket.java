@@ -144,8 +144,16 @@ public final class SioSocket {
         return this;
     }
 
-    /** Sends an event to this client. */
+    /**
+     * Sends an event to this client. With connection state recovery on, the event is a broadcast to this socket's
+     * private room, so that it carries an offset and is kept for a reconnection that missed it (as the reference
+     * server's Socket#emit does when connectionStateRecovery is set).
+     */
     public void emit(String event, Object... args) {
+        if (namespace.recovery() != null && connected) {
+            new Broadcast(namespace, Set.of(id), Set.of(), null).emit(event, args);
+            return;
+        }
         client.send(eventPacket(namespace.name(), SioPacket.NO_ACK, event, args));
     }
 

@@ -119,6 +119,49 @@ class JsClientInteropTest {
         }
     }
 
+    /**
+     * Issue 12: binary broadcasts carried no recovery offset, so a client that saw only binary messages recovered
+     * nothing (35 of 35 lost); and direct emits were not kept. Both now carry an offset and are replayed whole.
+     */
+    @Test
+    void aClientThatLosesItsConnectionRecoversTheBinaryBroadcastsItMissed() throws Exception {
+        SocketIoServer io = SocketIoServer.builder().connectionStateRecovery(Duration.ofMinutes(2)).build();
+        io.of("/").onConnection(socket -> {
+            socket.on("join", (args, ack) -> {
+                socket.join((String) args.get(0));
+                ack.send("joined");
+            });
+            socket.on("direct-me", (args, ack) -> {
+                socket.emit("direct", 1);
+                ack.send("sent");
+            });
+            socket.on("burst", (args, ack) -> {
+                int n = ((Number) args.get(0)).intValue();
+                for (int i = 0; i < n; i++) {
+                    io.to("ticks").emit("bin", (Object) new byte[] {(byte) i, (byte) 0xff});
+                }
+                ack.send("sent");
+            });
+        });
+        try (RealtimeHttpServer http = io.listen("127.0.0.1", 0)) {
+            Process p = new ProcessBuilder("node", "socketio-recovery-binary.mjs", "http://127.0.0.1:" + http.port(), "35")
+                    .directory(HARNESS.toFile()).redirectError(dir.resolve("err.txt").toFile()).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            assertThat(p.waitFor(1, TimeUnit.MINUTES)).isTrue();
+            JsonNode r = JSON.readTree(out);
+            assertThat(r.has("error")).as(r.path("error").asText() + Files.readString(dir.resolve("err.txt"))).isFalse();
+            assertThat(r.get("offsetAfterDirect").asBoolean()).as("a direct emit carries a recovery offset").isTrue();
+            assertThat(r.get("direct").toString()).isEqualTo("[1]");
+            StringBuilder expected = new StringBuilder("[");
+            for (int i = 0; i < 35; i++) {
+                expected.append(i == 0 ? "" : ",").append("[").append(i).append(",255]");
+            }
+            assertThat(r.get("binary").toString()).isEqualTo(expected.append("]").toString()); // 35 of 35, in order
+            assertThat(r.get("recovered").asBoolean()).isTrue();
+            assertThat(r.get("sameId").asBoolean()).isTrue();
+        }
+    }
+
     /** A server for the restart test: records each connection and each disconnect reason. */
     static SocketIoServer restartServer(BlockingQueue<SioSocket> connected, List<String> disconnects) {
         SocketIoServer io = SocketIoServer.builder().ping(Duration.ofSeconds(2), Duration.ofSeconds(2)).build();
