@@ -218,31 +218,10 @@ public record CrossgateConfig(
      */
     public record Realtime(boolean enabled, String path, List<String> namespaces, Duration pingInterval, Duration pingTimeout,
                            int maxPayload, long maxBuffered, Duration connectTimeout, String stickyCookie, Duration recovery, TokenMode token,
-                           Hooks hooks, String publishToken, Redis redis) {
+                           Hooks hooks, String publishToken) {
         /** Whether a request path is the Socket.IO path (with or without its trailing slash). */
         public boolean covers(String requestPath) {
             return enabled && (requestPath.startsWith(path) || requestPath.equals(path.substring(0, path.length() - 1)));
-        }
-    }
-
-    /**
-     * Hosted mode's cluster: the Redis every node of a cluster shares (issue 12). Null URL: this node shares nothing.
-     *
-     * @param url            {@code redis://[user:password@]host:port[/db]}, {@code rediss://} (TLS), {@code redis-sentinel://}
-     *                       or a Redis Cluster address; environment {@code CROSSGATE_REALTIME_REDIS_URL}; null: off
-     * @param sharded        Node's {@code createShardedAdapter}: SPUBLISH/SSUBSCRIBE (Redis 7), for Redis Cluster
-     * @param key            the channel prefix, as the Node adapter's {@code key} option ({@code socket.io}); nodes of one
-     *                       cluster use the same
-     * @param requestTimeout how long a request to the other nodes (fetchSockets, serverSideEmit with acks, ...) waits
-     */
-    public record Redis(String url, boolean sharded, String key, Duration requestTimeout) {
-        public boolean enabled() {
-            return url != null;
-        }
-
-        /** The URL with its password replaced by {@code ***}, for logs, the status page and {@code crossgate check}. */
-        public String redactedUrl() {
-            return url == null ? null : url.replaceFirst("^([a-z-]+://)([^@/]*:)?[^@/]*@", "$1$2***@");
         }
     }
 

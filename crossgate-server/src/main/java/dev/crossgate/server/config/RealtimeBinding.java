@@ -20,7 +20,7 @@ final class RealtimeBinding {
     static CrossgateConfig.Realtime bind(Binder b, Section top, Section rt, Profile profile, Source def, CrossgateConfig.Auth auth,
                                          CrossgateConfig.WebSocket webSocket, boolean adminEnabled) {
         b.declare(rt, "enabled", "path", "namespaces", "pingInterval", "pingTimeout", "maxPayload", "maxBuffered", "connectTimeout", "stickyCookie",
-                "recovery", "token", "hooks", "publish", "redis");
+                "recovery", "token", "hooks", "publish");
         // The section's presence in the file turns hosted mode on; enabled: false keeps it written but off.
         boolean enabled = rt.bool("enabled", top.has("realtime"), def).value();
         Sourced<String> rawPath = rt.string("path", "/socket.io/", def);
@@ -120,7 +120,6 @@ final class RealtimeBinding {
                     "realtime.publish.token is set but the admin listener, which serves the publish API, is off",
                     "set admin.enabled: true (and admin.listen to an address your backend reaches)");
         }
-        CrossgateConfig.Redis redis = redis(b, rt.section("redis"), def);
         if (enabled && profile == Profile.PROD && token == CrossgateConfig.TokenMode.OFF && connect == null) {
             b.warn("realtime.token", tokenRaw.source(), tokenRaw.value(),
                     "realtime: any page on an allowed origin (and any native client) can connect: neither a token nor a connect hook is required",
@@ -142,45 +141,7 @@ final class RealtimeBinding {
                 recovery.value(), token,
                 new CrossgateConfig.Hooks(connect, event, disconnect, events.value().stream().filter(java.util.Objects::nonNull).toList(),
                         timeout.value(), maxConcurrent, maxQueued, hookSecret.value()),
-                publishToken.value(), redis);
-    }
-
-    /** {@code realtime.redis}: the cluster's Redis. The URL may hold a password: it is recorded redacted. */
-    private static CrossgateConfig.Redis redis(Binder b, Section r, Source def) {
-        b.declare(r, "url", "sharded", "key", "requestTimeout");
-        Sourced<String> rawUrl = r.string("url", null, def);
-        b.settings().remove(b.settings().size() - 1); // recorded below with its password redacted
-        String url = rawUrl.value() == null || rawUrl.value().isBlank() ? null : rawUrl.value().trim();
-        boolean sharded = r.bool("sharded", false, def).value();
-        Sourced<String> key = r.string("key", "socket.io", def);
-        Sourced<Duration> timeout = ConfigLoader.positive(b, r.duration("requestTimeout", Duration.ofSeconds(5), def), "realtime.redis.requestTimeout", "5s");
-        if (key.value() == null || !key.value().matches("[\\x21-\\x7e]{1,64}") || key.value().contains("#")) {
-            b.problem("realtime.redis.key", key.source(), String.valueOf(key.value()),
-                    "realtime.redis.key: \"" + key.value() + "\" is not a channel prefix (expected: 1 to 64 printable characters, no #)",
-                    "use socket.io, the Node adapter's default, or the key your Node.js nodes pass to createAdapter");
-        }
-        CrossgateConfig.Redis out = new CrossgateConfig.Redis(url, sharded, key.value() == null ? "socket.io" : key.value(), timeout.value());
-        if (url != null) {
-            String scheme = url.contains("://") ? url.substring(0, url.indexOf("://")).toLowerCase(Locale.ROOT) : "";
-            if (!List.of("redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-socket").contains(scheme)) {
-                b.problem("realtime.redis.url", rawUrl.source(), out.redactedUrl(),
-                        "realtime.redis.url: \"" + out.redactedUrl() + "\" is not a Redis address (expected: redis://, rediss:// or redis-sentinel://)",
-                        "write redis://127.0.0.1:6379 (or rediss://user:password@host:6380 for TLS); the same on every node of the cluster");
-            } else {
-                try {
-                    URI u = new URI(url);
-                    if (!scheme.equals("redis-socket") && (u.getHost() == null && u.getAuthority() == null)) {
-                        throw new URISyntaxException(url, "no host");
-                    }
-                } catch (URISyntaxException e) {
-                    b.problem("realtime.redis.url", rawUrl.source(), out.redactedUrl(),
-                            "realtime.redis.url: \"" + out.redactedUrl() + "\" has no host",
-                            "write redis://HOST:PORT, such as redis://127.0.0.1:6379");
-                }
-            }
-        }
-        b.record("realtime.redis.url", url == null ? "(none: this node shares nothing with other nodes)" : out.redactedUrl(), rawUrl.source());
-        return out;
+                publishToken.value());
     }
 
     /** A hook address: an absolute http(s) URL, or a path on the default upstream. */

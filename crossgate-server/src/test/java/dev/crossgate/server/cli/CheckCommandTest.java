@@ -45,6 +45,18 @@ class CheckCommandTest {
     }
 
     @Test
+    void checkNeverPrintsASecretOnlyThatItIsSetAndWhereFrom() throws IOException {
+        Path f = write("admin:\n  listen: 127.0.0.1:0\nrealtime:\n  hooks:\n    secret: hook-secret-value-0123456789\n  publish:\n"
+                + "    token: publish-token-value-0123456789\n");
+        Run r = run(Map.of("CROSSGATE_JWT_SECRET", "jwt-secret-value-0123456789abcdefghij"), "check", "--config", f.toString());
+        assertThat(r.status()).isEqualTo(0);
+        assertThat(r.out() + r.err()).doesNotContain("hook-secret-value").doesNotContain("publish-token-value").doesNotContain("jwt-secret-value");
+        assertThat(r.out()).containsPattern("realtime\\.hooks\\.secret +\\(set, 28 bytes, not shown\\) +" + java.util.regex.Pattern.quote(f + ":5"));
+        assertThat(r.out()).containsPattern("realtime\\.publish\\.token +\\(set, 30 characters, not shown\\) +" + java.util.regex.Pattern.quote(f + ":7"));
+        assertThat(r.out()).containsPattern("auth\\.jwt\\.secret +\\(set, 37 bytes, not shown\\) +env CROSSGATE_JWT_SECRET");
+    }
+
+    @Test
     void anInvalidConfigurationListsEveryProblemAndExitsTwo() throws IOException {
         Path f = write("profile: prod\nhosts: [api.example.com]\ncors:\n  allowedOrigins: [\"*\"]\n  allowCredentials: true\n  maxAge: 1w\n");
         Run r = run("check", "--config", f.toString());

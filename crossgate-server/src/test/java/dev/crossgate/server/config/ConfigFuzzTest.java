@@ -203,8 +203,7 @@ class ConfigFuzzTest {
                         "recovery", "0s", "token", "required",
                         "hooks", map("connect", "/rt/connect", "event", "/rt/event", "disconnect", "/rt/disconnect", "events", List.of("*"),
                                 "timeout", "5s", "maxConcurrent", 64, "maxQueued", 1024, "secret", "hook-secret"),
-                        "publish", map("token", "abcdefghijklmnopqrstuvwxyz0123"),
-                        "redis", map("url", "redis://127.0.0.1:6379", "sharded", false, "key", "socket.io", "requestTimeout", "5s")));
+                        "publish", map("token", "abcdefghijklmnopqrstuvwxyz0123")));
     }
 
     private static Map<String, Object> map(Object... kv) {
