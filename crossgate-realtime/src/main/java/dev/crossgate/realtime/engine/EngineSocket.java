@@ -59,6 +59,11 @@ public final class EngineSocket {
     private ScheduledFuture<?> pingTimer;
     private ScheduledFuture<?> pongDeadline;
     private ScheduledFuture<?> upgradeDeadline;
+    /**
+     * Set while a polling session the client closed with no GET pending waits for that GET (see {@link #end}):
+     * its removal from the server, due when the GET comes or at this deadline.
+     */
+    private ScheduledFuture<?> closeLinger;
     private Listener listener;
     /** Messages that arrived before the listener was set (created when one does). */
     private List<EnginePacket> early;
@@ -147,6 +152,11 @@ public final class EngineSocket {
     public void close() {
         run(() -> {
             if (closed) {
+                if (closeLinger != null) { // a closed session waiting for its last GET: a server close ends the wait
+                    closeLinger.cancel(false);
+                    closeLinger = null;
+                    server.removed(this);
+                }
                 return;
             }
             queue(EnginePacket.of(EnginePacket.Type.CLOSE));
@@ -235,6 +245,7 @@ public final class EngineSocket {
             return;
         }
         closed = true;
+        boolean pollHeld = pendingGet != null;
         cancel(pingTimer);
         cancel(pongDeadline);
         cancel(upgradeDeadline);
@@ -249,7 +260,17 @@ public final class EngineSocket {
         if (probe != null && probe.isActive()) {
             probe.close();
         }
-        server.removed(this);
+        if (endPoll && reason.equals("transport close") && transport == Transport.POLLING && !pollHeld) {
+            // The client closed over a POST while none of its GETs was held. Its GET may still be on the way: the
+            // client sends them concurrently on two connections, and the POST can be read first (the official
+            // suites' "forcefully closes the session" does exactly this). Answered 400 "Session ID unknown", that
+            // GET would look like an error; the Node.js server's polling transport instead keeps the session until
+            // the next GET (Polling#doClose: shouldClose, bounded by closeTimeout) and answers it with a noop.
+            // The session stays known for one pingTimeout for that GET, then goes; the application sees the close now.
+            closeLinger = loop.schedule(() -> server.removed(this), server.options().pingTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } else {
+            server.removed(this);
+        }
         if (listener != null) {
             listener.onClose(this, reason);
         }
@@ -325,6 +346,14 @@ public final class EngineSocket {
 
     /** A long-polling GET: answered now when packets wait, else held until some do. */
     void onPollGet(EngineConnection conn, ChannelHandlerContext ctx, FullHttpRequest req) {
+        if (closed && closeLinger != null) {
+            // The GET that the client's close overtook (see end): answered as if it had been held, with a noop.
+            closeLinger.cancel(false);
+            closeLinger = null;
+            server.removed(this);
+            server.respond(conn, ctx, req, 200, "text/plain; charset=UTF-8", "6");
+            return;
+        }
         if (closed || transport != Transport.POLLING) {
             server.error(conn, ctx, req, 3, "Bad request");
             return;

@@ -297,6 +297,55 @@ class EngineProtocolTest {
         assertThat(l.closed.get(5, TimeUnit.SECONDS)).isNotNull();
     }
 
+    /**
+     * Issue 12: the official suites' "forcefully closes the session" sends the poll GET and the close POST at once, on
+     * two connections; the POST may be read first. The GET must still get the noop, not 400 Session ID unknown or
+     * Bad request. First the overtaking order made certain (the POST answered before the GET is sent), then both at
+     * once, 200 runs, each run's requests on fresh connections (so on different event loops).
+     */
+    /** One request on a new connection, the whole response as text (the server closes after it: Connection: close). */
+    private String raw(String request) {
+        try (Socket sock = new Socket("127.0.0.1", http.port())) {
+            sock.setSoTimeout(5000);
+            OutputStream out = sock.getOutputStream();
+            out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            return new String(sock.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void aGetOvertakenByTheClosePostStillGetsTheNoop() throws Exception {
+        startDefault();
+        String sid = session();
+        assertThat(post(polling(sid), "1").statusCode()).isEqualTo(200);
+        HttpResponse<String> late = get(polling(sid));
+        assertThat(late.statusCode()).isEqualTo(200);
+        assertThat(late.body()).isEqualTo("6");
+        assertThat(get(polling(sid)).statusCode()).as("after its last GET the session is gone").isEqualTo(400);
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        int passed = 0;
+        for (int run = 0; run < 200 && System.nanoTime() < deadline; run++) {
+            String s = session();
+            String target = "/engine.io/?EIO=4&transport=polling&sid=" + s;
+            // Each request on its own connection (Connection: close), so the two are accepted on different event loops.
+            CompletableFuture<String> g = CompletableFuture.supplyAsync(() -> raw("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+            CompletableFuture<String> p = CompletableFuture.supplyAsync(() -> raw("POST " + target
+                    + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n1"));
+            String gr = g.get(10, TimeUnit.SECONDS);
+            String pr = p.get(10, TimeUnit.SECONDS);
+            assertThat(pr).as("run %d: the close POST", run).startsWith("HTTP/1.1 200").endsWith("ok");
+            assertThat(gr).as("run %d: the concurrent GET", run).startsWith("HTTP/1.1 200");
+            String body = gr.substring(gr.indexOf("\r\n\r\n") + 4);
+            assertThat(body).as("run %d: the concurrent GET's body", run).isIn("6", "2"); // 2: a ping answered it first (pingInterval 300 ms)
+            passed++;
+        }
+        assertThat(passed).as("runs within the 90 s bound").isEqualTo(200);
+    }
+
     @Test
     void aPollingSessionUpgradesToWebSocketWithProbeNoopAndUpgrade() throws Exception {
         start(EngineOptions.defaults("/engine.io/"));
