@@ -538,6 +538,14 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
             return;
         }
         ex.bytesOut += content.content().readableBytes();
+        if (ex.learnSid != null && content.content().isReadable()) {
+            // The first bytes of an Engine.IO polling handshake's answer: its open packet names the new session.
+            String sid = dev.crossgate.server.proxy.SessionAffinity.openPacketSid(content.content());
+            if (sid != null && ex.status == 200) {
+                ex.learnSid.learn(sid, ex.learnUpstream);
+            }
+            ex.learnSid = null;
+        }
         if (content instanceof LastHttpContent) {
             ctx.writeAndFlush(content).addListener(f -> {
                 if (!f.isSuccess()) {

@@ -31,6 +31,9 @@ public final class Exchange {
     long bytesOut;
     long upstreamNanos = -1;
     String upstream;
+    /** An Engine.IO polling handshake sent to one of several upstreams: the sid of its answer is learned here. */
+    dev.crossgate.server.proxy.SessionAffinity learnSid;
+    dev.crossgate.server.proxy.Upstream learnUpstream;
     boolean responseStarted;
     boolean closeAfter;
     /** Close only after discarding the unread request body for a while (lingering close). */

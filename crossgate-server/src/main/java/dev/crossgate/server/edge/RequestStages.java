@@ -283,13 +283,55 @@ final class RequestStages {
         if (ex.auth != null) {
             Authenticator.removeProtocolToken(req.headers(), ex.auth.token());
         }
-        Upstream target = shared.groupFor(ex.path).pick();
+        Upstream target = choose(c, req, ex);
         if (target == null) {
-            c.answer(ex, Reason.UPSTREAM_UNHEALTHY);
             return;
         }
         ex.upstream = target.pool().authority();
         c.proxyWebSocket(req, ex, target);
+    }
+
+    /**
+     * The upstream of the route for this request, or null when it was answered here. A request of an Engine.IO
+     * session (its query carries {@code EIO} and {@code sid}) goes to the upstream that created the session, when
+     * the route has several (issue 12: round-robin broke every polling session with "Session ID unknown"); when that
+     * upstream is out of rotation the session is told it is unknown, 400 as the Engine.IO server answers an unknown
+     * sid ({@code realtime.session_upstream_gone}), and the client's reconnection, a new handshake, is balanced to a
+     * healthy one. A polling handshake's answer teaches the route the new sid ({@link SessionAffinity}).
+     */
+    private Upstream choose(Connection c, HttpRequest req, Exchange ex) {
+        dev.crossgate.server.proxy.UpstreamGroup group = shared.groupFor(ex.path);
+        dev.crossgate.server.proxy.SessionAffinity affinity = group.affinity();
+        String uri = req.uri();
+        if (affinity != null && uri.indexOf('?') >= 0 && uri.contains("EIO=")) {
+            java.util.Map<String, java.util.List<String>> q = new io.netty.handler.codec.http.QueryStringDecoder(uri).parameters();
+            java.util.List<String> sids = q.get("sid");
+            if (q.containsKey("EIO") && sids != null && !sids.isEmpty()) {
+                dev.crossgate.server.proxy.SessionAffinity.Route r = affinity.route(sids.get(0));
+                if (r instanceof dev.crossgate.server.proxy.SessionAffinity.Bound b) {
+                    return b.upstream();
+                }
+                if (r instanceof dev.crossgate.server.proxy.SessionAffinity.Gone g) {
+                    shared.metrics.count("crossgate.realtime.affinity.gone", "Engine.IO sessions whose upstream left rotation (told unknown, the client reconnects)",
+                            "route", group.path());
+                    c.answer(ex, 400, "realtime.session_upstream_gone", "the upstream of this Engine.IO session (" + g.upstream().pool().authority()
+                            + ") is out of rotation: the session is unknown, and the client reconnects to another upstream");
+                    return null;
+                }
+            } else if (q.containsKey("EIO") && sids == null && req.method() == io.netty.handler.codec.http.HttpMethod.GET) {
+                Upstream target = group.pick();
+                if (target != null) {
+                    ex.learnSid = affinity;
+                    ex.learnUpstream = target;
+                    return target;
+                }
+            }
+        }
+        Upstream target = group.pick();
+        if (target == null) {
+            c.answer(ex, Reason.UPSTREAM_UNHEALTHY);
+        }
+        return target;
     }
 
     /** Why this exchange's Origin may not open a WebSocket here, or null when it may. */
@@ -368,9 +410,8 @@ final class RequestStages {
     /** Stage 13: the upstream of the route (503 only when the active health check fails on every one of them). */
     void forward(Connection c, HttpRequest req, Exchange ex, CanonicalRequest canon) {
         rewriteForUpstream(req, ex, canon.framing, canon.contentLength);
-        Upstream target = shared.groupFor(ex.path).pick();
+        Upstream target = choose(c, req, ex);
         if (target == null) {
-            c.answer(ex, Reason.UPSTREAM_UNHEALTHY);
             return;
         }
         ex.upstream = target.pool().authority();

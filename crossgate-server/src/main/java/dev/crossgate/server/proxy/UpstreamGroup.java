@@ -30,11 +30,19 @@ public final class UpstreamGroup implements AutoCloseable {
     private final CrossgateConfig.HealthCheck healthCheck;
     private final AtomicInteger next = new AtomicInteger();
     private final List<ScheduledFuture<?>> checks = new ArrayList<>();
+    /** Engine.IO sessions and the upstream each is on; null with one upstream (nothing to choose). */
+    private final SessionAffinity affinity;
 
     public UpstreamGroup(String path, List<Upstream> upstreams, CrossgateConfig.HealthCheck healthCheck) {
         this.path = path;
         this.upstreams = upstreams.toArray(new Upstream[0]);
         this.healthCheck = healthCheck;
+        this.affinity = this.upstreams.length > 1 ? new SessionAffinity() : null;
+    }
+
+    /** The Engine.IO session table of this route, or null when it has one upstream. */
+    public SessionAffinity affinity() {
+        return affinity;
     }
 
     public String path() {
