@@ -96,8 +96,7 @@ final class SocketIoChecks {
                 if (r.status() == 400 && b.contains("Session ID unknown")) {
                     p.add(Finding.fail("socketio", "one session, several requests", "sio.session_unknown", "request " + (i + 1) + " of session " + sid
                             + " was answered \"Session ID unknown\": it reached another server than the handshake", Probe.join(s2,
-                            List.of("< HTTP 400 " + abbreviate(b))), "make the load balancer sticky for " + path + " (by cookie: realtime.stickyCookie /"
-                            + " cookie option; or by client address), or use the WebSocket transport only"));
+                            List.of("< HTTP 400 " + abbreviate(b))), sessionUnknownFix(path)));
                     return;
                 }
                 if (r.status() != 200) {
@@ -216,5 +215,18 @@ final class SocketIoChecks {
     static String abbreviate(String s) {
         String one = s.replace("\u001e", "\\x1e").replace("\n", " ");
         return one.length() > 160 ? one.substring(0, 160) + "..." : one;
+    }
+
+    /**
+     * The fix for {@code sio.session_unknown}, for each setup that produces it (issue 12): the setting that helps
+     * depends on who spreads one session's requests over several servers.
+     */
+    static String sessionUnknownFix(String path) {
+        return "if Crossgate balances several Socket.IO upstreams (routes[].upstreams), it keeps each session on its upstream"
+                + " by itself (learned from the handshake; no setting needed): make sure every request of " + path
+                + " goes through that one Crossgate; if a load balancer in front of several servers or Crossgate nodes spreads them,"
+                + " make it sticky for " + path + " (by cookie: the cookie option of your Socket.IO servers, realtime.stickyCookie"
+                + " on hosted Crossgate nodes; or by client address, which also holds for native clients without cookies),"
+                + " or use the WebSocket transport only";
     }
 }

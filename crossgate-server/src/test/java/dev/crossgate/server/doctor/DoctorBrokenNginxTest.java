@@ -404,6 +404,8 @@ class DoctorBrokenNginxTest {
         assertThat(codes(r, "socketio", Finding.Status.PASS)).contains("sio.handshake", "sio.cors");
         Finding f = finding(r, "socketio", "one session, several requests");
         assertThat(f.message()).contains("request 1 of session").contains("Session ID unknown");
+        // Issue 12: the fix names the setting for each setup, not realtime.stickyCookie when Crossgate itself balances.
+        assertThat(f.fix()).contains("routes[].upstreams").contains("no setting needed").contains("make it sticky");
     }
 
     // ---------------------------------------------------------------- Host
