@@ -303,6 +303,7 @@ final class RequestStages {
         dev.crossgate.server.proxy.UpstreamGroup group = shared.groupFor(ex.path);
         dev.crossgate.server.proxy.SessionAffinity affinity = group.affinity();
         String uri = req.uri();
+        boolean handshake = false;
         if (affinity != null && uri.indexOf('?') >= 0 && uri.contains("EIO=")) {
             java.util.Map<String, java.util.List<String>> q = new io.netty.handler.codec.http.QueryStringDecoder(uri).parameters();
             java.util.List<String> sids = q.get("sid");
@@ -319,17 +320,15 @@ final class RequestStages {
                     return null;
                 }
             } else if (q.containsKey("EIO") && sids == null && req.method() == io.netty.handler.codec.http.HttpMethod.GET) {
-                Upstream target = group.pick();
-                if (target != null) {
-                    ex.learnSid = affinity;
-                    ex.learnUpstream = target;
-                    return target;
-                }
+                handshake = true;
             }
         }
         Upstream target = group.pick();
         if (target == null) {
             c.answer(ex, Reason.UPSTREAM_UNHEALTHY);
+        } else if (handshake) {
+            ex.learnSid = affinity;
+            ex.learnUpstream = target;
         }
         return target;
     }
