@@ -1,41 +1,72 @@
 package dev.crossgate.realtime.socketio;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 /**
  * An emit to many sockets: the members of some rooms (every socket of the namespace when none is named),
  * minus the members of the excepted rooms and, for a broadcast from a socket, that socket. The packet is
- * encoded once.
+ * encoded once. With a cluster adapter the same broadcast reaches the other nodes' sockets (unless {@link #local()}).
  */
 public final class Broadcast {
     private final Namespace namespace;
     private final Set<String> rooms;
     private final Set<String> except;
     private final SioSocket from;
+    private final Adapter.Flags flags;
 
-    Broadcast(Namespace namespace, Set<String> rooms, Set<String> except, SioSocket from) {
+    Broadcast(Namespace namespace, Set<String> rooms, Set<String> except, SioSocket from, Adapter.Flags flags) {
         this.namespace = namespace;
         this.rooms = rooms;
         this.except = except;
         this.from = from;
+        this.flags = flags;
     }
 
     public Broadcast to(String room) {
         Set<String> r = new HashSet<>(rooms);
         r.add(room);
-        return new Broadcast(namespace, r, except, from);
+        return new Broadcast(namespace, r, except, from, flags);
     }
 
     public Broadcast except(String room) {
         Set<String> e = new HashSet<>(except);
         e.add(room);
-        return new Broadcast(namespace, rooms, e, from);
+        return new Broadcast(namespace, rooms, e, from, flags);
     }
 
-    /** The sockets this broadcast reaches now. */
+    /** This node's sockets only (socket.io's {@code local} flag): nothing is sent to the other nodes. */
+    public Broadcast local() {
+        return new Broadcast(namespace, rooms, except, from, new Adapter.Flags(flags.isVolatile(), flags.compress(), true));
+    }
+
+    /** socket.io's {@code volatile} flag: the event may be dropped, and is not kept for connection state recovery. */
+    public Broadcast asVolatile() {
+        return new Broadcast(namespace, rooms, except, from, new Adapter.Flags(true, flags.compress(), flags.local()));
+    }
+
+    /** socket.io's {@code compress} flag, carried to the other nodes. */
+    public Broadcast compress(boolean compress) {
+        return new Broadcast(namespace, rooms, except, from, new Adapter.Flags(flags.isVolatile(), compress, flags.local()));
+    }
+
+    /** The target as the other nodes get it: a broadcast from a socket excepts that socket's private room. */
+    Adapter.Target target() {
+        Set<String> e = except;
+        if (from != null) {
+            e = new HashSet<>(except);
+            e.add(from.id());
+        }
+        return new Adapter.Target(rooms, e, flags);
+    }
+
+    /** This node's sockets this broadcast reaches now. */
     public List<SioSocket> sockets() {
         if (except.isEmpty() && from == null && rooms.size() <= 1) {
             // One room, or the whole namespace, nobody excepted: no set to build.
@@ -58,15 +89,28 @@ public final class Broadcast {
         return new ArrayList<>(targets);
     }
 
-    /** Sends the event to the sockets this broadcast reaches now; returns how many they were. */
+    /**
+     * Sends the event to the sockets this broadcast reaches now, on this node and (through the adapter) on the others;
+     * returns how many this node's were.
+     */
     public int emit(String event, Object... args) {
+        Adapter a = namespace.adapter();
+        if (a != null && !flags.local()) {
+            // socket.io's RedisAdapter.broadcast: published to the others first, then delivered locally.
+            a.broadcast(namespace.name(), target(), Namespace.data(event, args));
+        }
+        return emitLocally(event, args);
+    }
+
+    int emitLocally(String event, Object... args) {
         List<byte[]> attachments = new ArrayList<>();
         com.fasterxml.jackson.databind.node.ArrayNode data = SioSocket.eventData(event, args, attachments);
-        Recovery recovery = namespace.recovery();
+        Recovery recovery = flags.isVolatile() ? null : namespace.recovery();
         // With recovery on, a broadcast carries an offset as its last argument and is kept, for clients that
         // reconnect after missing it. Binary events too: the offset follows the placeholders in the JSON data, and
         // the attachments are kept with the text (the reference's in-memory adapter persists the packet, Buffers
-        // included, in persistPacket; the client takes the last string argument as its offset either way).
+        // included, in persistPacket; the client takes the last string argument as its offset either way). Volatile
+        // events are not kept (socket.io-adapter's addOffsetIfNecessary).
         String offset = recovery != null ? recovery.appendOffset(data) : null;
         SioSocket.Encoded e = SioSocket.encodeEvent(namespace.name(), SioPacket.NO_ACK, data, attachments);
         if (offset != null) {
@@ -91,4 +135,138 @@ public final class Broadcast {
         dev.crossgate.realtime.engine.SharedMessage.send(e.text(), sessions);
         return targets.size();
     }
+
+    /**
+     * Sends the event with an ack to every socket this broadcast reaches, on every node, and completes with their
+     * answers (each socket's first ack argument) once all have answered; fails with a TimeoutException carrying
+     * the answers so far when some did not within {@code timeout} (socket.io's {@code timeout(t).emitWithAck}).
+     */
+    public CompletableFuture<List<Object>> emitWithAck(Duration timeout, String event, Object... args) {
+        AckGather g = new AckGather();
+        Adapter a = namespace.adapter();
+        if (a != null && !flags.local()) {
+            // socket.io's BroadcastOperator.emitWithAck: done when every node (serverCount) has told its client count
+            // and that many answers arrived.
+            a.serverCount(namespace.name()).whenComplete((nodes, err) -> g.nodes(err == null ? Math.max(1, nodes) : 1));
+            a.broadcastWithAck(namespace.name(), target(), Namespace.data(event, args), timeout, g::count, g::answer);
+        } else {
+            g.nodes(1);
+        }
+        g.count(localWithAck(timeout, event, args, g::answer));
+        io.netty.util.concurrent.GlobalEventExecutor.INSTANCE.schedule(() -> g.expire(timeout), timeout.toMillis(),
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+        return g.done;
+    }
+
+    /** The answers of a broadcast with acks, from this node and the others. */
+    private static final class AckGather {
+        final CompletableFuture<List<Object>> done = new CompletableFuture<>();
+        private final List<Object> answers = new ArrayList<>();
+        private int nodes = -1;
+        private int counted;
+        private int expected;
+
+        synchronized void nodes(int n) {
+            nodes = n;
+            check();
+        }
+
+        synchronized void count(int clients) {
+            counted++;
+            expected += clients;
+            check();
+        }
+
+        synchronized void answer(Object v) {
+            answers.add(v);
+            check();
+        }
+
+        synchronized void expire(Duration timeout) {
+            if (!done.isDone()) {
+                done.completeExceptionally(new AckTimeout(timeout, List.copyOf(answers)));
+            }
+        }
+
+        private void check() {
+            if (nodes >= 0 && counted >= nodes && answers.size() >= expected) {
+                done.complete(List.copyOf(answers));
+            }
+        }
+    }
+
+    /** Sends with an ack to this node's targets; returns how many. */
+    int localWithAck(Duration timeout, String event, Object[] args, Consumer<Object> ack) {
+        List<SioSocket> targets = sockets();
+        for (SioSocket s : targets) {
+            s.emitWithAck(event, timeout, args).thenAccept(values -> ack.accept(values.isEmpty() ? null : values.get(0)));
+        }
+        return targets.size();
+    }
+
+    /** Not every socket answered in time: {@link #answers()} holds those that did. */
+    public static final class AckTimeout extends TimeoutException {
+        private final transient List<Object> answers;
+
+        AckTimeout(Duration timeout, List<Object> answers) {
+            super("not every client acknowledged within " + timeout.toMillis() + " ms (" + answers.size() + " did)");
+            this.answers = answers;
+        }
+
+        public List<Object> answers() {
+            return answers;
+        }
+    }
+
+    /** The sockets this broadcast reaches, on every node (this node's first). */
+    public CompletableFuture<List<Adapter.SocketInfo>> fetchSockets() {
+        List<Adapter.SocketInfo> local = new ArrayList<>();
+        for (SioSocket s : sockets()) {
+            local.add(s.info());
+        }
+        Adapter a = namespace.adapter();
+        if (a == null || flags.local()) {
+            return CompletableFuture.completedFuture(local);
+        }
+        return a.fetchSockets(namespace.name(), target(), namespace.requestTimeout()).thenApply(remote -> {
+            List<Adapter.SocketInfo> all = new ArrayList<>(local);
+            all.addAll(remote);
+            return all;
+        });
+    }
+
+    /** The sockets this broadcast reaches, on every node, join {@code room}. */
+    public void socketsJoin(String... room) {
+        List<String> r = List.of(room);
+        for (SioSocket s : sockets()) {
+            r.forEach(s::join);
+        }
+        Adapter a = namespace.adapter();
+        if (a != null && !flags.local()) {
+            a.socketsJoin(namespace.name(), target(), r);
+        }
+    }
+
+    public void socketsLeave(String... room) {
+        List<String> r = List.of(room);
+        for (SioSocket s : sockets()) {
+            r.forEach(s::leave);
+        }
+        Adapter a = namespace.adapter();
+        if (a != null && !flags.local()) {
+            a.socketsLeave(namespace.name(), target(), r);
+        }
+    }
+
+    /** The sockets this broadcast reaches, on every node, leave the namespace; {@code close} also closes their connections. */
+    public void disconnectSockets(boolean close) {
+        for (SioSocket s : sockets()) {
+            s.disconnect(close);
+        }
+        Adapter a = namespace.adapter();
+        if (a != null && !flags.local()) {
+            a.disconnectSockets(namespace.name(), target(), close);
+        }
+    }
+
 }

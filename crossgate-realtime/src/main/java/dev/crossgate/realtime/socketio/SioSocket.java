@@ -151,7 +151,8 @@ public final class SioSocket {
      */
     public void emit(String event, Object... args) {
         if (namespace.recovery() != null && connected) {
-            new Broadcast(namespace, Set.of(id), Set.of(), null).emit(event, args);
+            // This node's socket: delivered here (kept for recovery), not published to the other nodes.
+            new Broadcast(namespace, Set.of(id), Set.of(), null, Adapter.Flags.NONE).emitLocally(event, args);
             return;
         }
         client.send(eventPacket(namespace.name(), SioPacket.NO_ACK, event, args));
@@ -222,7 +223,25 @@ public final class SioSocket {
 
     /** Broadcast to a room, from this socket: everyone in it but this socket. */
     public Broadcast to(String room) {
-        return new Broadcast(namespace, Set.of(room), Set.of(), this);
+        return new Broadcast(namespace, Set.of(room), Set.of(), this, Adapter.Flags.NONE);
+    }
+
+    /** This socket as fetchSockets describes it to any node: id, rooms, data, and the handshake as socket.io's. */
+    Adapter.SocketInfo info() {
+        Map<String, Object> handshake = new java.util.LinkedHashMap<>();
+        Map<String, Object> headers = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, String> h : handshakeHeaders()) {
+            headers.putIfAbsent(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue());
+        }
+        handshake.put("headers", headers);
+        handshake.put("address", remoteAddress());
+        handshake.put("url", handshakeUri());
+        Map<String, Object> query = new java.util.LinkedHashMap<>();
+        handshakeQuery().forEach((k, v) -> query.put(k, v.isEmpty() ? "" : v.get(0)));
+        handshake.put("query", query);
+        handshake.put("auth", auth);
+        Map<String, Object> d = data;
+        return new Adapter.SocketInfo(id, rooms(), d == null ? Map.of() : Map.copyOf(d), handshake);
     }
 
     /** Leaves the namespace (the client is told); {@code close} also closes the whole connection. */

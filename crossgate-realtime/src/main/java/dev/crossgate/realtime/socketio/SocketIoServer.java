@@ -32,12 +32,20 @@ public final class SocketIoServer {
     private final Map<String, Namespace> namespaces = new ConcurrentHashMap<>();
     private final List<Map.Entry<Pattern, Namespace>> dynamic = new CopyOnWriteArrayList<>();
     private final Recovery recovery;
+    private final Adapter adapter;
+    private final Duration requestTimeout;
 
-    private SocketIoServer(EngineOptions options, Duration connectTimeout, Duration recoveryWindow) {
+    private SocketIoServer(EngineOptions options, Duration connectTimeout, Duration recoveryWindow, Adapter adapter, Duration requestTimeout) {
         this.engine = new EngineServer(options);
         this.connectTimeout = connectTimeout;
         this.recovery = recoveryWindow == null ? null : new Recovery(recoveryWindow);
-        namespaces.put("/", new Namespace("/", recovery));
+        this.adapter = adapter;
+        this.requestTimeout = requestTimeout;
+        namespaces.put("/", new Namespace(this, "/"));
+        if (adapter != null) {
+            adapter.start(new LocalNode());
+            adapter.namespaceCreated("/");
+        }
         engine.onConnection(s -> s.listener(new SioClient(this, s)));
     }
 
@@ -47,7 +55,16 @@ public final class SocketIoServer {
 
     /** The namespace of that name, created on first use. */
     public Namespace of(String name) {
-        return namespaces.computeIfAbsent(name, n -> new Namespace(n, recovery));
+        Namespace ns = namespaces.get(name);
+        return ns != null ? ns : created(namespaces.computeIfAbsent(name, n -> new Namespace(this, n)));
+    }
+
+    /** Tells the adapter about a namespace that now exists here (it ignores one it already knows). */
+    private Namespace created(Namespace ns) {
+        if (adapter != null) {
+            adapter.namespaceCreated(ns.name());
+        }
+        return ns;
     }
 
     /**
@@ -55,7 +72,7 @@ public final class SocketIoServer {
      * and rooms, and shares the middleware and handlers registered on the returned namespace.
      */
     public Namespace namespaces(Pattern pattern) {
-        Namespace template = new Namespace(pattern.pattern(), recovery);
+        Namespace template = new Namespace(this, pattern.pattern());
         dynamic.add(Map.entry(pattern, template));
         return template;
     }
@@ -71,7 +88,7 @@ public final class SocketIoServer {
         }
         for (Map.Entry<Pattern, Namespace> e : dynamic) {
             if (e.getKey().matcher(name).matches()) {
-                return namespaces.computeIfAbsent(name, n -> e.getValue().child(n));
+                return created(namespaces.computeIfAbsent(name, n -> e.getValue().child(n)));
             }
         }
         return null;
@@ -95,6 +112,150 @@ public final class SocketIoServer {
         return recovery;
     }
 
+    /** The cluster adapter, or null when this server is alone. */
+    public Adapter adapter() {
+        return adapter;
+    }
+
+    Duration requestTimeout() {
+        return requestTimeout;
+    }
+
+    /** Stops sharing with the other nodes (the adapter's subscriptions and connections). */
+    public void closeAdapter() {
+        if (adapter != null) {
+            adapter.close();
+        }
+    }
+
+    /** What this node does when another node asks: only namespaces that exist here are acted on. */
+    private final class LocalNode implements Adapter.Local {
+        private Broadcast select(Namespace ns, Adapter.Target t) {
+            Broadcast b = ns.toAll().local();
+            for (String r : t.rooms()) {
+                b = b.to(r);
+            }
+            for (String r : t.except()) {
+                b = b.except(r);
+            }
+            return t.flags().isVolatile() ? b.asVolatile() : b;
+        }
+
+        @Override
+        public boolean hasNamespace(String nsp) {
+            return namespaces.containsKey(nsp);
+        }
+
+        @Override
+        public boolean hasRoom(String nsp, String room) {
+            Namespace ns = namespaces.get(nsp);
+            return ns != null && ns.hasRoom(room);
+        }
+
+        @Override
+        public int broadcast(String nsp, Adapter.Target t, List<Object> data) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns == null || data.isEmpty() || !(data.get(0) instanceof String event)) {
+                return 0;
+            }
+            return select(ns, t).emitLocally(event, data.subList(1, data.size()).toArray());
+        }
+
+        @Override
+        public void broadcastWithAck(String nsp, Adapter.Target t, List<Object> data, Duration timeout,
+                java.util.function.IntConsumer clientCount, java.util.function.Consumer<Object> ack) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns == null || data.isEmpty() || !(data.get(0) instanceof String event)) {
+                clientCount.accept(0);
+                return;
+            }
+            clientCount.accept(select(ns, t).localWithAck(timeout, event, data.subList(1, data.size()).toArray(), ack));
+        }
+
+        @Override
+        public List<Adapter.SocketInfo> fetchSockets(String nsp, Adapter.Target t) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns == null) {
+                return List.of();
+            }
+            List<Adapter.SocketInfo> out = new java.util.ArrayList<>();
+            for (SioSocket s : select(ns, t).sockets()) {
+                out.add(s.info());
+            }
+            return out;
+        }
+
+        @Override
+        public void socketsJoin(String nsp, Adapter.Target t, java.util.Collection<String> rooms) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns != null) {
+                select(ns, t).socketsJoin(rooms.toArray(String[]::new));
+            }
+        }
+
+        @Override
+        public void socketsLeave(String nsp, Adapter.Target t, java.util.Collection<String> rooms) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns != null) {
+                select(ns, t).socketsLeave(rooms.toArray(String[]::new));
+            }
+        }
+
+        @Override
+        public void disconnectSockets(String nsp, Adapter.Target t, boolean close) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns != null) {
+                select(ns, t).disconnectSockets(close);
+            }
+        }
+
+        @Override
+        public boolean socketJoin(String nsp, String id, String room) {
+            SioSocket s = socket(nsp, id);
+            if (s != null) {
+                s.join(room);
+            }
+            return s != null;
+        }
+
+        @Override
+        public boolean socketLeave(String nsp, String id, String room) {
+            SioSocket s = socket(nsp, id);
+            if (s != null) {
+                s.leave(room);
+            }
+            return s != null;
+        }
+
+        @Override
+        public boolean socketDisconnect(String nsp, String id, boolean close) {
+            SioSocket s = socket(nsp, id);
+            if (s != null) {
+                s.disconnect(close);
+            }
+            return s != null;
+        }
+
+        private SioSocket socket(String nsp, String id) {
+            Namespace ns = namespaces.get(nsp);
+            return ns == null || id == null ? null : ns.socket(id);
+        }
+
+        @Override
+        public java.util.Set<String> rooms(String nsp) {
+            Namespace ns = namespaces.get(nsp);
+            return ns == null ? java.util.Set.of() : ns.localRooms();
+        }
+
+        @Override
+        public void serverSideEmit(String nsp, List<Object> data, java.util.function.Consumer<Object> ack) {
+            Namespace ns = namespaces.get(nsp);
+            if (ns != null) {
+                ns.onServerSideEmit(data, ack);
+            }
+        }
+    }
+
     /** Serves this server alone on {@code host:port}. */
     public RealtimeHttpServer listen(String host, int port) throws InterruptedException {
         return RealtimeHttpServer.start(host, port, List.of(engine));
@@ -105,6 +266,8 @@ public final class SocketIoServer {
         private EngineOptions options = EngineOptions.defaults("/socket.io/");
         private Duration connectTimeout = Duration.ofSeconds(45);
         private Duration recoveryWindow;
+        private Adapter adapter;
+        private Duration requestTimeout = Namespace.DEFAULT_REQUEST_TIMEOUT;
 
         public Builder path(String path) {
             options = new EngineOptions(path, options.pingInterval(), options.pingTimeout(), options.maxPayload(), options.upgradeTimeout(),
@@ -158,8 +321,23 @@ public final class SocketIoServer {
             return this;
         }
 
+        /**
+         * Joins a cluster: broadcasts and socket requests reach every node sharing the adapter's channels, Crossgate or
+         * Node.js ({@link dev.crossgate.realtime.redis.RedisAdapter} speaks @socket.io/redis-adapter's format).
+         */
+        public Builder adapter(Adapter a) {
+            adapter = a;
+            return this;
+        }
+
+        /** How long requests to the other nodes (fetchSockets, allRooms, serverSideEmit with acks) wait; 5 s by default. */
+        public Builder requestTimeout(Duration d) {
+            requestTimeout = d;
+            return this;
+        }
+
         public SocketIoServer build() {
-            return new SocketIoServer(options, connectTimeout, recoveryWindow);
+            return new SocketIoServer(options, connectTimeout, recoveryWindow, adapter, requestTimeout);
         }
     }
 }

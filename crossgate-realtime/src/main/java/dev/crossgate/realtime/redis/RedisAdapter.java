@@ -1,0 +1,969 @@
+package dev.crossgate.realtime.redis;
+
+import dev.crossgate.realtime.socketio.Adapter;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.IntConsumer;
+
+/**
+ * A cluster adapter through Redis Pub/Sub, wire-compatible with the Node.js {@code @socket.io/redis-adapter} 8.x, so
+ * Crossgate nodes, Node.js nodes and {@code @socket.io/redis-emitter} backends on one Redis form one cluster:
+ * <ul>
+ * <li>{@link Mode#CLASSIC} ({@code createAdapter}): broadcasts are MessagePack {@code [uid, packet, opts]} on
+ * {@code <key>#<nsp>#} (one room: {@code <key>#<nsp>#<room>#}), received by pattern; requests are JSON (a broadcast
+ * with acks MessagePack) on {@code <key>-request#<nsp>#}, answers on {@code <key>-response#<nsp>#}; the number of nodes
+ * is PUBSUB NUMSUB of the request channel.</li>
+ * <li>{@link Mode#SHARDED} ({@code createShardedAdapter}, Redis 7): socket.io-adapter's ClusterAdapter messages
+ * {@code {uid, nsp, type, data}} (JSON, MessagePack when they carry binary) by SPUBLISH on {@code <key>#<nsp>#}, a
+ * public room's broadcasts on {@code <key>#<nsp>#<room>#} (subscribed while the room has members here: the "dynamic"
+ * subscription mode), answers on {@code <key>#<nsp>#<uid>#}; nodes counted by PUBSUB SHARDNUMSUB.</li>
+ * </ul>
+ * When Redis is unreachable, local delivery goes on (the server delivers before it publishes), every message that could
+ * not be published is counted in {@link Stats#lost()}, requests to other nodes answer with this node's part only, and
+ * Lettuce reconnects with backoff (and subscribes again). {@link #stats()} and the state listener say so.
+ */
+public final class RedisAdapter implements Adapter {
+    /** The wire variant. */
+    public enum Mode { CLASSIC, SHARDED }
+
+    /** Counters and state, for metrics and readiness. */
+    public record Stats(boolean connected, long published, long received, long lost, long requestTimeouts) {}
+
+    /** Told when the connection to Redis is lost or back (one line for the log: never the URL's password). */
+    @FunctionalInterface
+    public interface StateListener {
+        void changed(boolean connected, String detail);
+    }
+
+    // @socket.io/redis-adapter's RequestType (classic)
+    static final int SOCKETS = 0, ALL_ROOMS = 1, REMOTE_JOIN = 2, REMOTE_LEAVE = 3, REMOTE_DISCONNECT = 4, REMOTE_FETCH = 5,
+            SERVER_SIDE_EMIT = 6, BROADCAST = 7, BROADCAST_CLIENT_COUNT = 8, BROADCAST_ACK = 9;
+    // socket.io-adapter's MessageType (ClusterAdapter, the sharded variant)
+    static final int C_BROADCAST = 3, C_SOCKETS_JOIN = 4, C_SOCKETS_LEAVE = 5, C_DISCONNECT_SOCKETS = 6, C_FETCH_SOCKETS = 7,
+            C_FETCH_SOCKETS_RESPONSE = 8, C_SERVER_SIDE_EMIT = 9, C_SERVER_SIDE_EMIT_RESPONSE = 10, C_BROADCAST_CLIENT_COUNT = 11,
+            C_BROADCAST_ACK = 12;
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final String ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+    private final Mode mode;
+    private final String key;
+    private final Duration requestTimeout;
+    private final String uid;
+    private final io.lettuce.core.resource.ClientResources resources;
+    private final RedisClient client;
+    private final RedisURI uri;
+    private final StatefulRedisConnection<byte[], byte[]> pub;
+    private final StatefulRedisPubSubConnection<byte[], byte[]> sub;
+    /** Incoming messages are handled in arrival order, off Lettuce's I/O thread (handlers may be slow). */
+    private final ExecutorService inbox;
+    private final ScheduledExecutorService timers;
+    private final Map<String, Pending> requests = new ConcurrentHashMap<>();
+    private final Map<String, AckRequest> ackRequests = new ConcurrentHashMap<>();
+    /** Subscribed channel -> namespace (request/response channels of the classic variant, every channel of the sharded one). */
+    private final Map<String, String> channels = new ConcurrentHashMap<>();
+    private final Set<String> namespaces = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean connected = new AtomicBoolean();
+    /** The connections (of the two) that are connected now, as Lettuce's connection events tell. */
+    private final Set<Object> up = ConcurrentHashMap.newKeySet();
+    private final AtomicLong published = new AtomicLong();
+    private final AtomicLong received = new AtomicLong();
+    private final AtomicLong lost = new AtomicLong();
+    private final AtomicLong requestTimeouts = new AtomicLong();
+    private volatile StateListener stateListener = (up, detail) -> { };
+    private volatile Local local;
+
+    /** A request awaiting {@code expected} answers. */
+    private static final class Pending {
+        final int type;
+        final int expected;
+        final List<Object> answers = new ArrayList<>();
+        final CompletableFuture<List<Object>> done = new CompletableFuture<>();
+        int count;
+
+        Pending(int type, int expected) {
+            this.type = type;
+            this.expected = expected;
+        }
+    }
+
+    private record AckRequest(IntConsumer clientCount, Consumer<Object> ack) {}
+
+    private RedisAdapter(Mode mode, RedisURI uri, String key, Duration requestTimeout) {
+        this.mode = mode;
+        this.uri = uri;
+        this.key = key;
+        this.requestTimeout = requestTimeout;
+        this.uid = randomId(mode == Mode.CLASSIC ? 6 : 16);
+        this.inbox = Executors.newSingleThreadExecutor(r -> daemon(r, "crossgate-redis-adapter"));
+        this.timers = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "crossgate-redis-adapter-timer"));
+        // Reconnect backoff: 100 ms doubling to at most 5 s (Lettuce's default climbs to 30 s, too long for a realtime hub).
+        this.resources = io.lettuce.core.resource.DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2)
+                .reconnectDelay(io.lettuce.core.resource.Delay.exponential(Duration.ofMillis(100), Duration.ofSeconds(5), 2, TimeUnit.MILLISECONDS))
+                .build();
+        this.client = RedisClient.create(resources, uri);
+        // Commands are refused at once while disconnected (not queued without bound): a publish that cannot go out is
+        // counted as lost; Lettuce reconnects with backoff and re-subscribes the Pub/Sub connection.
+        client.setOptions(ClientOptions.builder().autoReconnect(true)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
+        client.setOptions(client.getOptions().mutate().timeoutOptions(io.lettuce.core.TimeoutOptions.enabled(requestTimeout)).build());
+        client.addListener(new RedisConnectionStateListener() {
+            @Override
+            public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> h, SocketAddress a) {
+                up.add(h);
+                stateChanged();
+            }
+
+            @Override
+            public void onRedisDisconnected(io.lettuce.core.RedisChannelHandler<?, ?> h) {
+                up.remove(h);
+                stateChanged();
+            }
+        });
+        this.pub = client.connect(ByteArrayCodec.INSTANCE);
+        this.sub = client.connectPubSub(ByteArrayCodec.INSTANCE);
+        sub.addListener(new RedisPubSubAdapter<>() {
+            @Override
+            public void message(byte[] channel, byte[] message) {
+                receive(channel, message);
+            }
+
+            @Override
+            public void message(byte[] pattern, byte[] channel, byte[] message) {
+                receive(channel, message);
+            }
+
+            @Override
+            public void smessage(byte[] channel, byte[] message) {
+                receive(channel, message);
+            }
+        });
+        stateChanged();
+    }
+
+    /**
+     * Connects to Redis ({@code redis://}, {@code rediss://}, {@code redis-sentinel://} in Lettuce's URI syntax). Fails
+     * when Redis cannot be reached now: a cluster member that starts alone would silently miss the others.
+     *
+     * @param key the channel prefix, "socket.io" as the Node adapter's default ({@code key} / {@code channelPrefix})
+     */
+    public static RedisAdapter connect(String url, Mode mode, String key, Duration requestTimeout) {
+        return new RedisAdapter(mode, RedisURI.create(url), key, requestTimeout);
+    }
+
+    public static RedisAdapter connect(String url) {
+        return connect(url, Mode.CLASSIC, "socket.io", Duration.ofSeconds(5));
+    }
+
+    public void onStateChange(StateListener l) {
+        stateListener = l;
+    }
+
+    public Stats stats() {
+        return new Stats(connected.get(), published.get(), received.get(), lost.get(), requestTimeouts.get());
+    }
+
+    public Mode mode() {
+        return mode;
+    }
+
+    /** This node's id in the cluster's messages. */
+    public String uid() {
+        return uid;
+    }
+
+    /** The Redis address without credentials, for logs. */
+    public String address() {
+        StringBuilder b = new StringBuilder(uri.isSsl() ? "rediss://" : "redis://");
+        if (uri.getSentinels() != null && !uri.getSentinels().isEmpty()) {
+            b = new StringBuilder("redis-sentinel://");
+            for (int i = 0; i < uri.getSentinels().size(); i++) {
+                RedisURI s = uri.getSentinels().get(i);
+                b.append(i == 0 ? "" : ",").append(s.getHost()).append(':').append(s.getPort());
+            }
+            return b.append('#').append(uri.getSentinelMasterId()).toString();
+        }
+        return b.append(uri.getHost()).append(':').append(uri.getPort()).toString();
+    }
+
+    /** Connected when both connections (publish, subscribe) are: a connection's isOpen stays true while it reconnects. */
+    private void stateChanged() {
+        boolean now = pub != null && sub != null && up.contains(pub) && up.contains(sub);
+        if (connected.getAndSet(now) != now && pub != null && sub != null) {
+            stateListener.changed(now, now ? "connected to " + address() : "lost the connection to " + address() + "; reconnecting");
+        }
+    }
+
+    // ---------------------------------------------------------------- subscriptions
+
+    @Override
+    public void start(Local local) {
+        this.local = local;
+    }
+
+    @Override
+    public void namespaceCreated(String nsp) {
+        if (!namespaces.add(nsp)) {
+            return;
+        }
+        if (mode == Mode.CLASSIC) {
+            String request = key + "-request#" + nsp + "#";
+            String response = key + "-response#" + nsp + "#";
+            channels.put(request, nsp);
+            channels.put(response, nsp);
+            channels.put(response + uid + "#", nsp);
+            channels.put(broadcastChannel(nsp), nsp);
+            await(sub.async().psubscribe(bytes(broadcastChannel(nsp) + "*")));
+            await(sub.async().subscribe(bytes(request), bytes(response), bytes(response + uid + "#")));
+        } else {
+            String main = key + "#" + nsp + "#";
+            String response = main + uid + "#";
+            channels.put(main, nsp);
+            channels.put(response, nsp);
+            await(sub.async().ssubscribe(bytes(main), bytes(response)));
+        }
+    }
+
+    @Override
+    public void roomCreated(String nsp, String room) {
+        // The sharded adapter's "dynamic" mode: a public room's broadcasts have their own shard channel.
+        if (mode == Mode.SHARDED && !looksLikeASocketId(room)) {
+            String ch = key + "#" + nsp + "#" + room + "#";
+            channels.put(ch, nsp);
+            sub.async().ssubscribe(bytes(ch));
+        }
+    }
+
+    @Override
+    public void roomDeleted(String nsp, String room) {
+        if (mode == Mode.SHARDED && !looksLikeASocketId(room)) {
+            String ch = key + "#" + nsp + "#" + room + "#";
+            channels.remove(ch);
+            sub.async().sunsubscribe(bytes(ch));
+        }
+    }
+
+    private String broadcastChannel(String nsp) {
+        return key + "#" + nsp + "#";
+    }
+
+    /** @socket.io/redis-adapter sharded-adapter.ts looksLikeASocketId: a 20-character room is a socket's own. */
+    static boolean looksLikeASocketId(String room) {
+        return room.length() == 20;
+    }
+
+    private void await(io.lettuce.core.RedisFuture<?> f) {
+        try {
+            f.get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // Not subscribed now (Redis down): Lettuce subscribes again when it reconnects.
+        }
+    }
+
+    // ---------------------------------------------------------------- outgoing
+
+    @Override
+    public void broadcast(String nsp, Target target, List<Object> data) {
+        Map<String, Object> packet = packet(nsp, data);
+        if (mode == Mode.CLASSIC) {
+            // RedisAdapter.broadcast: [uid, packet, {rooms, except, flags}] on the namespace's channel, or the room's.
+            byte[] msg = Wire.pack(List.of(uid, packet, opts(target, true)));
+            String channel = broadcastChannel(nsp);
+            if (target.rooms().size() == 1) {
+                channel += target.rooms().iterator().next() + "#";
+            }
+            publish(channel, msg);
+        } else {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("packet", packet);
+            d.put("opts", opts(target, true));
+            String channel = key + "#" + nsp + "#";
+            if (target.rooms().size() == 1 && !looksLikeASocketId(target.rooms().iterator().next())) {
+                channel += target.rooms().iterator().next() + "#"; // sharded-adapter.ts computeChannel (dynamic)
+            }
+            publish(channel, cluster(C_BROADCAST, nsp, d));
+        }
+    }
+
+    @Override
+    public void broadcastWithAck(String nsp, Target target, List<Object> data, Duration timeout, IntConsumer clientCount, Consumer<Object> ack) {
+        String requestId = randomId(mode == Mode.CLASSIC ? 6 : 16);
+        ackRequests.put(requestId, new AckRequest(clientCount, ack));
+        timers.schedule(() -> ackRequests.remove(requestId), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        Map<String, Object> opts = opts(target, true);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> flags = (Map<String, Object>) opts.get("flags");
+        flags.put("timeout", timeout.toMillis());
+        if (mode == Mode.CLASSIC) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("uid", uid);
+            r.put("requestId", requestId);
+            r.put("type", BROADCAST);
+            r.put("packet", packet(nsp, data));
+            r.put("opts", opts);
+            publish(key + "-request#" + nsp + "#", Wire.pack(r));
+        } else {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("packet", packet(nsp, data));
+            d.put("requestId", requestId);
+            d.put("opts", opts);
+            publish(key + "#" + nsp + "#", cluster(C_BROADCAST, nsp, d));
+        }
+    }
+
+    @Override
+    public CompletableFuture<List<SocketInfo>> fetchSockets(String nsp, Target target, Duration timeout) {
+        Map<String, Object> req = new LinkedHashMap<>();
+        req.put("opts", opts(target, false));
+        return request(nsp, mode == Mode.CLASSIC ? REMOTE_FETCH : C_FETCH_SOCKETS, req, timeout).thenApply(answers -> {
+            List<SocketInfo> out = new ArrayList<>();
+            for (Object a : answers) {
+                if (a instanceof Map<?, ?> m) {
+                    out.add(socketInfo(m));
+                }
+            }
+            return out;
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static SocketInfo socketInfo(Map<?, ?> m) {
+        Set<String> rooms = new LinkedHashSet<>();
+        if (m.get("rooms") instanceof List<?> l) {
+            l.forEach(r -> rooms.add(String.valueOf(r)));
+        }
+        Map<String, Object> data = m.get("data") instanceof Map<?, ?> d ? (Map<String, Object>) d : Map.of();
+        Map<String, Object> handshake = m.get("handshake") instanceof Map<?, ?> h ? (Map<String, Object>) h : Map.of();
+        return new SocketInfo(String.valueOf(m.get("id")), rooms, data, handshake);
+    }
+
+    @Override
+    public void socketsJoin(String nsp, Target target, Collection<String> rooms) {
+        selectorRequest(nsp, mode == Mode.CLASSIC ? REMOTE_JOIN : C_SOCKETS_JOIN, target, "rooms", new ArrayList<>(rooms));
+    }
+
+    @Override
+    public void socketsLeave(String nsp, Target target, Collection<String> rooms) {
+        selectorRequest(nsp, mode == Mode.CLASSIC ? REMOTE_LEAVE : C_SOCKETS_LEAVE, target, "rooms", new ArrayList<>(rooms));
+    }
+
+    @Override
+    public void disconnectSockets(String nsp, Target target, boolean close) {
+        selectorRequest(nsp, mode == Mode.CLASSIC ? REMOTE_DISCONNECT : C_DISCONNECT_SOCKETS, target, "close", close);
+    }
+
+    private void selectorRequest(String nsp, int type, Target target, String field, Object value) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("opts", opts(target, false));
+        d.put(field, value);
+        if (mode == Mode.CLASSIC) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("uid", uid);
+            r.put("type", type);
+            r.putAll(d);
+            publish(key + "-request#" + nsp + "#", Wire.json(r));
+        } else {
+            publish(key + "#" + nsp + "#", cluster(type, nsp, d));
+        }
+    }
+
+    @Override
+    public void serverSideEmit(String nsp, List<Object> data) {
+        if (mode == Mode.CLASSIC) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("uid", uid);
+            r.put("type", SERVER_SIDE_EMIT);
+            r.put("data", data);
+            publish(key + "-request#" + nsp + "#", Wire.json(r));
+        } else {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("packet", data);
+            publish(key + "#" + nsp + "#", cluster(C_SERVER_SIDE_EMIT, nsp, d));
+        }
+    }
+
+    @Override
+    public CompletableFuture<List<Object>> serverSideEmitWithAck(String nsp, List<Object> data, Duration timeout) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put(mode == Mode.CLASSIC ? "data" : "packet", data);
+        return request(nsp, mode == Mode.CLASSIC ? SERVER_SIDE_EMIT : C_SERVER_SIDE_EMIT, d, timeout);
+    }
+
+    @Override
+    public CompletableFuture<Set<String>> allRooms(String nsp, Duration timeout) {
+        if (mode == Mode.SHARDED) {
+            // socket.io-adapter's ClusterAdapter has no allRooms request: the Node sharded adapter answers with its own rooms.
+            return CompletableFuture.completedFuture(Set.of());
+        }
+        return request(nsp, ALL_ROOMS, new LinkedHashMap<>(), timeout).thenApply(answers -> {
+            Set<String> rooms = new LinkedHashSet<>();
+            for (Object a : answers) {
+                if (a instanceof List<?> l) {
+                    l.forEach(r -> rooms.add(String.valueOf(r)));
+                }
+            }
+            return rooms;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Integer> serverCount(String nsp) {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        if (!connected.get()) {
+            f.complete(1);
+            return f;
+        }
+        var cmd = mode == Mode.CLASSIC
+                ? pub.async().pubsubNumsub(bytes(key + "-request#" + nsp + "#"))
+                : pub.async().pubsubShardNumsub(bytes(key + "#" + nsp + "#"));
+        cmd.whenComplete((m, err) -> {
+            long n = 0;
+            if (err == null && m != null) {
+                for (Long v : m.values()) {
+                    n += v == null ? 0 : v;
+                }
+            }
+            f.complete((int) Math.max(1, n));
+        });
+        return f;
+    }
+
+    /**
+     * Sends a request that every other node answers ({@code serverCount - 1} answers), and completes with the answers'
+     * payloads; with Redis down, or alone, at once with none; after {@code timeout} fails with a TimeoutException
+     * (as the Node adapter's "timeout reached while waiting for ... response").
+     */
+    private CompletableFuture<List<Object>> request(String nsp, int type, Map<String, Object> fields, Duration timeout) {
+        return serverCount(nsp).thenCompose(nodes -> {
+            int expected = nodes - 1;
+            if (expected <= 0) {
+                return CompletableFuture.completedFuture(List.of());
+            }
+            String requestId = randomId(mode == Mode.CLASSIC ? 6 : 16);
+            Pending p = new Pending(type, expected);
+            requests.put(requestId, p);
+            timers.schedule(() -> {
+                if (requests.remove(requestId, p)) {
+                    requestTimeouts.incrementAndGet();
+                    synchronized (p) {
+                        p.done.completeExceptionally(new TimeoutException("timeout reached: only " + p.count + " responses received out of "
+                                + p.expected + " (request type " + type + " in " + nsp + ")"));
+                    }
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (mode == Mode.CLASSIC) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("uid", uid);
+                r.put("requestId", requestId);
+                r.put("type", type);
+                r.putAll(fields);
+                publish(key + "-request#" + nsp + "#", Wire.hasBinary(r) ? Wire.pack(r) : Wire.json(r));
+            } else {
+                Map<String, Object> d = new LinkedHashMap<>(fields);
+                d.put("requestId", requestId);
+                publish(key + "#" + nsp + "#", cluster(type, nsp, d));
+            }
+            return p.done;
+        });
+    }
+
+    private void publish(String channel, byte[] message) {
+        if (!connected.get()) {
+            lost.incrementAndGet(); // never silently: counted, and the metric and /readyz say why
+            return;
+        }
+        var f = mode == Mode.SHARDED ? pub.async().spublish(bytes(channel), message) : pub.async().publish(bytes(channel), message);
+        f.whenComplete((n, err) -> {
+            if (err != null) {
+                lost.incrementAndGet();
+            } else {
+                published.incrementAndGet();
+            }
+        });
+    }
+
+    /** A socket.io-parser EVENT packet object: {type: 2, data, nsp}. */
+    private static Map<String, Object> packet(String nsp, List<Object> data) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("type", 2);
+        p.put("data", data);
+        p.put("nsp", nsp);
+        return p;
+    }
+
+    private static Map<String, Object> opts(Target t, boolean withFlags) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("rooms", new ArrayList<>(t.rooms()));
+        o.put("except", new ArrayList<>(t.except()));
+        if (withFlags) {
+            Map<String, Object> f = new LinkedHashMap<>();
+            if (t.flags().isVolatile()) {
+                f.put("volatile", true);
+            }
+            if (t.flags().compress()) {
+                f.put("compress", true);
+            }
+            o.put("flags", f);
+        }
+        return o;
+    }
+
+    /** A ClusterAdapter message {uid, nsp, type, data}: MessagePack when it carries binary (sharded-adapter.ts encode). */
+    private byte[] cluster(int type, String nsp, Map<String, Object> data) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("uid", uid);
+        m.put("nsp", nsp);
+        m.put("type", type);
+        m.put("data", data);
+        boolean mayContainBinary = type == C_BROADCAST || type == C_BROADCAST_ACK || type == C_FETCH_SOCKETS_RESPONSE
+                || type == C_SERVER_SIDE_EMIT || type == C_SERVER_SIDE_EMIT_RESPONSE;
+        return mayContainBinary && Wire.hasBinary(data) ? Wire.pack(m) : Wire.json(m);
+    }
+
+    // ---------------------------------------------------------------- incoming
+
+    private void receive(byte[] channelBytes, byte[] message) {
+        received.incrementAndGet();
+        inbox.execute(() -> {
+            try {
+                String channel = new String(channelBytes, StandardCharsets.UTF_8);
+                if (mode == Mode.CLASSIC) {
+                    classic(channel, message);
+                } else {
+                    sharded(channel, message);
+                }
+            } catch (Exception malformed) {
+                // A message this node cannot read (another version, garbage): ignored, as the Node adapter does.
+            }
+        });
+    }
+
+    private void classic(String channel, byte[] message) throws java.io.IOException {
+        Local l = local;
+        if (l == null) {
+            return;
+        }
+        String nsp = channels.get(channel);
+        if (nsp != null && channel.startsWith(key + "-response#")) {
+            classicResponse(Wire.decode(message));
+            return;
+        }
+        if (nsp != null && channel.startsWith(key + "-request#")) {
+            classicRequest(l, nsp, Wire.decode(message));
+            return;
+        }
+        // A broadcast: <key>#<nsp>#[<room>#]; the namespace is the packet's.
+        if (!channel.startsWith(key + "#")) {
+            return;
+        }
+        if (!(Wire.unpack(message) instanceof List<?> msg) || msg.size() < 3) {
+            return;
+        }
+        if (uid.equals(msg.get(0)) || !(msg.get(1) instanceof Map<?, ?> packet) || !(msg.get(2) instanceof Map<?, ?> opts)) {
+            return;
+        }
+        String packetNsp = packet.get("nsp") == null ? "/" : String.valueOf(packet.get("nsp"));
+        String prefix = broadcastChannel(packetNsp);
+        if (!channel.startsWith(prefix) || !namespaces.contains(packetNsp)) {
+            return;
+        }
+        String room = channel.length() > prefix.length() ? channel.substring(prefix.length(), channel.length() - 1) : "";
+        if (!room.isEmpty() && !l.hasRoom(packetNsp, room)) {
+            return; // RedisAdapter.onmessage: "ignore unknown room"
+        }
+        if (packet.get("data") instanceof List<?> data) {
+            l.broadcast(packetNsp, target(opts), listOf(data));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void classicRequest(Local l, String nsp, Object decoded) {
+        if (!(decoded instanceof Map<?, ?> raw)) {
+            return;
+        }
+        Map<String, Object> r = (Map<String, Object>) raw;
+        int type = r.get("type") instanceof Number n ? n.intValue() : -1;
+        String requestId = r.get("requestId") == null ? null : String.valueOf(r.get("requestId"));
+        boolean mine = uid.equals(r.get("uid"));
+        switch (type) {
+            case SOCKETS -> {
+                if (mine || requests.containsKey(requestId)) {
+                    return;
+                }
+                Set<String> rooms = stringSet(r.get("rooms"));
+                List<String> ids = new ArrayList<>();
+                for (SocketInfo s : l.fetchSockets(nsp, Target.of(rooms, Set.of()))) {
+                    ids.add(s.id());
+                }
+                respondClassic(nsp, Map.of("requestId", requestId, "sockets", ids));
+            }
+            case ALL_ROOMS -> {
+                if (mine || requests.containsKey(requestId)) {
+                    return;
+                }
+                respondClassic(nsp, Map.of("requestId", requestId, "rooms", new ArrayList<>(l.rooms(nsp))));
+            }
+            case REMOTE_JOIN, REMOTE_LEAVE -> {
+                if (r.get("opts") instanceof Map<?, ?> opts) {
+                    if (!mine) {
+                        List<String> rooms = new ArrayList<>(stringSet(r.get("rooms")));
+                        if (type == REMOTE_JOIN) {
+                            l.socketsJoin(nsp, target(opts), rooms);
+                        } else {
+                            l.socketsLeave(nsp, target(opts), rooms);
+                        }
+                    }
+                    return;
+                }
+                String sid = String.valueOf(r.get("sid"));
+                String room = String.valueOf(r.get("room"));
+                boolean here = type == REMOTE_JOIN ? l.socketJoin(nsp, sid, room) : l.socketLeave(nsp, sid, room);
+                if (here) {
+                    respondClassic(nsp, Map.of("requestId", String.valueOf(requestId)));
+                }
+            }
+            case REMOTE_DISCONNECT -> {
+                boolean close = Boolean.TRUE.equals(r.get("close"));
+                if (r.get("opts") instanceof Map<?, ?> opts) {
+                    if (!mine) {
+                        l.disconnectSockets(nsp, target(opts), close);
+                    }
+                    return;
+                }
+                if (l.socketDisconnect(nsp, String.valueOf(r.get("sid")), close)) {
+                    respondClassic(nsp, Map.of("requestId", String.valueOf(requestId)));
+                }
+            }
+            case REMOTE_FETCH -> {
+                if (mine || requests.containsKey(requestId) || !(r.get("opts") instanceof Map<?, ?> opts)) {
+                    return;
+                }
+                List<Object> sockets = new ArrayList<>();
+                for (SocketInfo s : l.fetchSockets(nsp, target(opts))) {
+                    sockets.add(describe(s));
+                }
+                Map<String, Object> resp = new LinkedHashMap<>();
+                resp.put("requestId", requestId);
+                resp.put("sockets", sockets);
+                respondClassic(nsp, resp);
+            }
+            case SERVER_SIDE_EMIT -> {
+                if (mine || !(r.get("data") instanceof List<?> data)) {
+                    return;
+                }
+                if (requestId == null) {
+                    l.serverSideEmit(nsp, listOf(data), null);
+                    return;
+                }
+                AtomicBoolean called = new AtomicBoolean();
+                l.serverSideEmit(nsp, listOf(data), arg -> {
+                    if (called.compareAndSet(false, true)) { // only one argument is expected
+                        Map<String, Object> resp = new LinkedHashMap<>();
+                        resp.put("type", SERVER_SIDE_EMIT);
+                        resp.put("requestId", requestId);
+                        resp.put("data", arg);
+                        respondClassic(nsp, resp);
+                    }
+                });
+            }
+            case BROADCAST -> {
+                if (mine || ackRequests.containsKey(requestId) || !(r.get("packet") instanceof Map<?, ?> packet)
+                        || !(r.get("opts") instanceof Map<?, ?> opts) || !(packet.get("data") instanceof List<?> data)) {
+                    return;
+                }
+                l.broadcastWithAck(nsp, target(opts), listOf(data), ackTimeout(opts), count -> {
+                    Map<String, Object> resp = new LinkedHashMap<>();
+                    resp.put("type", BROADCAST_CLIENT_COUNT);
+                    resp.put("requestId", requestId);
+                    resp.put("clientCount", count);
+                    respondClassic(nsp, resp);
+                }, arg -> {
+                    Map<String, Object> resp = new LinkedHashMap<>();
+                    resp.put("type", BROADCAST_ACK);
+                    resp.put("requestId", requestId);
+                    resp.put("packet", arg);
+                    publish(key + "-response#" + nsp + "#", Wire.pack(resp));
+                });
+            }
+            default -> {
+                // an unknown request type (a newer adapter): ignored, as the Node adapter does
+            }
+        }
+    }
+
+    private Duration ackTimeout(Map<?, ?> opts) {
+        if (opts.get("flags") instanceof Map<?, ?> f && f.get("timeout") instanceof Number n && n.longValue() > 0) {
+            return Duration.ofMillis(Math.min(n.longValue(), Duration.ofMinutes(10).toMillis()));
+        }
+        return requestTimeout;
+    }
+
+    /** Answers on the namespace's response channel, which every node (Node's publishOnSpecificResponseChannel too) reads. */
+    private void respondClassic(String nsp, Map<String, Object> response) {
+        publish(key + "-response#" + nsp + "#", Wire.hasBinary(response) ? Wire.pack(response) : Wire.json(response));
+    }
+
+    private void classicResponse(Object decoded) {
+        if (!(decoded instanceof Map<?, ?> r)) {
+            return;
+        }
+        String requestId = r.get("requestId") == null ? null : String.valueOf(r.get("requestId"));
+        AckRequest ackRequest = requestId == null ? null : ackRequests.get(requestId);
+        int type = r.get("type") instanceof Number n ? n.intValue() : -1;
+        if (ackRequest != null) {
+            if (type == BROADCAST_CLIENT_COUNT && r.get("clientCount") instanceof Number c) {
+                ackRequest.clientCount().accept(c.intValue());
+            } else if (type == BROADCAST_ACK) {
+                ackRequest.ack().accept(r.get("packet"));
+            }
+            return;
+        }
+        Pending p = requestId == null ? null : requests.get(requestId);
+        if (p == null) {
+            return;
+        }
+        Object payload = switch (p.type) {
+            case REMOTE_FETCH, SOCKETS -> r.get("sockets") instanceof List<?> l ? l : null;
+            case ALL_ROOMS -> r.get("rooms") instanceof List<?> l ? l : null;
+            case SERVER_SIDE_EMIT -> r.containsKey("data") ? new Holder(r.get("data")) : null;
+            default -> null;
+        };
+        if (payload == null) {
+            return;
+        }
+        answer(requestId, p, payload);
+    }
+
+    /** A single answer (serverSideEmit's), told apart from a list of answers. */
+    private record Holder(Object value) {}
+
+    private void answer(String requestId, Pending p, Object payload) {
+        synchronized (p) {
+            if (p.done.isDone()) {
+                return;
+            }
+            p.count++;
+            if (payload instanceof Holder h) {
+                p.answers.add(h.value());
+            } else if (payload instanceof List<?> l && p.type != ALL_ROOMS) {
+                p.answers.addAll(l);
+            } else {
+                p.answers.add(payload);
+            }
+            if (p.count >= p.expected) {
+                requests.remove(requestId, p);
+                p.done.complete(List.copyOf(p.answers));
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void sharded(String channel, byte[] message) throws java.io.IOException {
+        Local l = local;
+        if (l == null || !(Wire.decode(message) instanceof Map<?, ?> raw)) {
+            return;
+        }
+        Map<String, Object> m = (Map<String, Object>) raw;
+        String from = String.valueOf(m.get("uid"));
+        String nsp = String.valueOf(m.get("nsp"));
+        int type = m.get("type") instanceof Number n ? n.intValue() : -1;
+        if (uid.equals(from) || !namespaces.contains(nsp) || !(m.get("data") instanceof Map<?, ?> d)) {
+            return; // ClusterAdapter.onMessage: ignore self, another namespace; heartbeats (1, 2) and ADAPTER_CLOSE (13) carry no data
+        }
+        String requestId = d.get("requestId") == null ? null : String.valueOf(d.get("requestId"));
+        switch (type) {
+            case C_BROADCAST -> {
+                if (!(d.get("packet") instanceof Map<?, ?> packet) || !(packet.get("data") instanceof List<?> data)
+                        || !(d.get("opts") instanceof Map<?, ?> opts)) {
+                    return;
+                }
+                if (requestId == null) {
+                    l.broadcast(nsp, target(opts), listOf(data));
+                    return;
+                }
+                l.broadcastWithAck(nsp, target(opts), listOf(data), ackTimeout(opts),
+                        count -> respondSharded(nsp, from, C_BROADCAST_CLIENT_COUNT, Map.of("requestId", requestId, "clientCount", count)),
+                        arg -> {
+                            Map<String, Object> resp = new LinkedHashMap<>();
+                            resp.put("requestId", requestId);
+                            resp.put("packet", arg);
+                            respondSharded(nsp, from, C_BROADCAST_ACK, resp);
+                        });
+            }
+            case C_SOCKETS_JOIN, C_SOCKETS_LEAVE -> {
+                if (d.get("opts") instanceof Map<?, ?> opts) {
+                    List<String> rooms = new ArrayList<>(stringSet(d.get("rooms")));
+                    if (type == C_SOCKETS_JOIN) {
+                        l.socketsJoin(nsp, target(opts), rooms);
+                    } else {
+                        l.socketsLeave(nsp, target(opts), rooms);
+                    }
+                }
+            }
+            case C_DISCONNECT_SOCKETS -> {
+                if (d.get("opts") instanceof Map<?, ?> opts) {
+                    l.disconnectSockets(nsp, target(opts), Boolean.TRUE.equals(d.get("close")));
+                }
+            }
+            case C_FETCH_SOCKETS -> {
+                if (!(d.get("opts") instanceof Map<?, ?> opts)) {
+                    return;
+                }
+                List<Object> sockets = new ArrayList<>();
+                for (SocketInfo s : l.fetchSockets(nsp, target(opts))) {
+                    sockets.add(describe(s));
+                }
+                Map<String, Object> resp = new LinkedHashMap<>();
+                resp.put("requestId", requestId);
+                resp.put("sockets", sockets);
+                respondSharded(nsp, from, C_FETCH_SOCKETS_RESPONSE, resp);
+            }
+            case C_SERVER_SIDE_EMIT -> {
+                if (!(d.get("packet") instanceof List<?> packet)) {
+                    return;
+                }
+                if (requestId == null) {
+                    l.serverSideEmit(nsp, listOf(packet), null);
+                    return;
+                }
+                AtomicBoolean called = new AtomicBoolean();
+                l.serverSideEmit(nsp, listOf(packet), arg -> {
+                    if (called.compareAndSet(false, true)) {
+                        Map<String, Object> resp = new LinkedHashMap<>();
+                        resp.put("requestId", requestId);
+                        resp.put("packet", arg);
+                        respondSharded(nsp, from, C_SERVER_SIDE_EMIT_RESPONSE, resp);
+                    }
+                });
+            }
+            case C_BROADCAST_CLIENT_COUNT, C_BROADCAST_ACK -> {
+                AckRequest a = requestId == null ? null : ackRequests.get(requestId);
+                if (a == null) {
+                    return;
+                }
+                if (type == C_BROADCAST_CLIENT_COUNT && d.get("clientCount") instanceof Number c) {
+                    a.clientCount().accept(c.intValue());
+                } else if (type == C_BROADCAST_ACK) {
+                    a.ack().accept(d.get("packet"));
+                }
+            }
+            case C_FETCH_SOCKETS_RESPONSE, C_SERVER_SIDE_EMIT_RESPONSE -> {
+                Pending p = requestId == null ? null : requests.get(requestId);
+                if (p == null) {
+                    return;
+                }
+                if (type == C_FETCH_SOCKETS_RESPONSE && d.get("sockets") instanceof List<?> s) {
+                    answer(requestId, p, s);
+                } else if (type == C_SERVER_SIDE_EMIT_RESPONSE) {
+                    answer(requestId, p, new Holder(d.get("packet")));
+                }
+            }
+            default -> {
+                // heartbeats and unknown types
+            }
+        }
+    }
+
+    private void respondSharded(String nsp, String requester, int type, Map<String, Object> data) {
+        publish(key + "#" + nsp + "#" + requester + "#", cluster(type, nsp, data));
+    }
+
+    private static Map<String, Object> describe(SocketInfo s) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("id", s.id());
+        o.put("handshake", s.handshake());
+        o.put("rooms", new ArrayList<>(s.rooms()));
+        o.put("data", s.data());
+        return o;
+    }
+
+    private static Target target(Map<?, ?> opts) {
+        boolean isVolatile = false;
+        boolean compress = false;
+        if (opts.get("flags") instanceof Map<?, ?> f) {
+            isVolatile = Boolean.TRUE.equals(f.get("volatile"));
+            compress = Boolean.TRUE.equals(f.get("compress"));
+        }
+        return new Target(stringSet(opts.get("rooms")), stringSet(opts.get("except")), new Flags(isVolatile, compress, true));
+    }
+
+    private static Set<String> stringSet(Object v) {
+        Set<String> out = new LinkedHashSet<>();
+        if (v instanceof List<?> l) {
+            for (Object o : l) {
+                if (o != null) {
+                    // numbers as rooms: the Node adapter's hasRoom accepts a numeric room name as its string form
+                    out.add(o instanceof Double d && d == Math.rint(d) ? Long.toString(d.longValue()) : String.valueOf(o));
+                }
+            }
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Object> listOf(List<?> l) {
+        return (List<Object>) l;
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String randomId(int n) {
+        StringBuilder b = new StringBuilder(n);
+        for (int i = 0; i < n; i++) {
+            b.append(ALNUM.charAt(RANDOM.nextInt(ALNUM.length())));
+        }
+        return b.toString();
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    @Override
+    public void close() {
+        for (Pending p : requests.values()) {
+            p.done.completeExceptionally(new IllegalStateException("the adapter closed"));
+        }
+        requests.clear();
+        try {
+            sub.close();
+            pub.close();
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            resources.shutdown(0, 2, TimeUnit.SECONDS);
+            inbox.shutdownNow();
+            timers.shutdownNow();
+        }
+    }
+}
