@@ -290,11 +290,15 @@ public final class RedisAdapter implements Adapter {
     // ---------------------------------------------------------------- outgoing
 
     @Override
-    public void broadcast(String nsp, Target target, List<Object> data) {
+    public void broadcast(String nsp, Target target, List<Object> data, String offset) {
         Map<String, Object> packet = packet(nsp, data);
+        Map<String, Object> opts = opts(target, true);
+        if (offset != null) {
+            opts.put("offset", offset); // Crossgate's recovery offset; Node.js nodes read rooms, except and flags only
+        }
         if (mode == Mode.CLASSIC) {
             // RedisAdapter.broadcast: [uid, packet, {rooms, except, flags}] on the namespace's channel, or the room's.
-            byte[] msg = Wire.pack(List.of(uid, packet, opts(target, true)));
+            byte[] msg = Wire.pack(List.of(uid, packet, opts));
             String channel = broadcastChannel(nsp);
             if (target.rooms().size() == 1) {
                 channel += target.rooms().iterator().next() + "#";
@@ -303,7 +307,7 @@ public final class RedisAdapter implements Adapter {
         } else {
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("packet", packet);
-            d.put("opts", opts(target, true));
+            d.put("opts", opts);
             String channel = key + "#" + nsp + "#";
             if (target.rooms().size() == 1 && !looksLikeASocketId(target.rooms().iterator().next())) {
                 channel += target.rooms().iterator().next() + "#"; // sharded-adapter.ts computeChannel (dynamic)
@@ -547,6 +551,130 @@ public final class RedisAdapter implements Adapter {
         return mayContainBinary && Wire.hasBinary(data) ? Wire.pack(m) : Wire.json(m);
     }
 
+    // ---------------------------------------------------------------- recovery across nodes
+
+    /**
+     * Connection state recovery kept in this Redis (pass it to {@code SocketIoServer.builder().recoveryStore(...)}), as
+     * {@code @socket.io/redis-streams-adapter} keeps it: the broadcasts in a stream ({@code <key>-recovery}, trimmed to
+     * the window by MINID), each session in a key with the window as its TTL ({@code <key>-recovery-session:<pid>},
+     * taken with GETDEL so that only one node recovers it). MessagePack values.
+     */
+    public dev.crossgate.realtime.socketio.RecoveryStore recoveryStore() {
+        return recoveryStore;
+    }
+
+    /** How many stream entries a recovery reads at most (the window's broadcasts; a longer log is not replayed). */
+    static final int MAX_REPLAY_SCAN = 100_000;
+
+    private final dev.crossgate.realtime.socketio.RecoveryStore recoveryStore = new dev.crossgate.realtime.socketio.RecoveryStore() {
+        private byte[] stream() {
+            return bytes(key + "-recovery");
+        }
+
+        private byte[] sessionKey(String pid) {
+            return bytes(key + "-recovery-session:" + pid);
+        }
+
+        @Override
+        public void append(Packet p, Duration window) {
+            if (!connected.get()) {
+                lost.incrementAndGet();
+                return;
+            }
+            long minId = Math.max(0, System.currentTimeMillis() - window.toMillis());
+            byte[] entry = Wire.pack(List.of(p.offset(), p.namespace(), new ArrayList<>(p.rooms()), new ArrayList<>(p.except()), p.text(),
+                    new ArrayList<Object>(p.attachments())));
+            pub.async().xadd(stream(), new io.lettuce.core.XAddArgs().minId(Long.toString(minId)).approximateTrimming(), Map.of(bytes("m"), entry))
+                    .whenComplete((id, err) -> {
+                        if (err != null) {
+                            lost.incrementAndGet();
+                        }
+                    });
+        }
+
+        @Override
+        public CompletableFuture<Void> save(String pid, Session session, Duration window) {
+            if (!connected.get()) {
+                lost.incrementAndGet();
+                return CompletableFuture.completedFuture(null);
+            }
+            byte[] value = Wire.pack(List.of(session.sid(), session.namespace(), new ArrayList<>(session.rooms()), session.data()));
+            return pub.async().set(sessionKey(pid), value, io.lettuce.core.SetArgs.Builder.px(Math.max(1, window.toMillis())))
+                    .toCompletableFuture().handle((ok, err) -> {
+                        if (err != null) {
+                            lost.incrementAndGet();
+                        }
+                        return null;
+                    });
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public CompletableFuture<Session> take(String pid) {
+            if (!connected.get()) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return pub.async().getdel(sessionKey(pid)).toCompletableFuture().thenApply(v -> {
+                try {
+                    if (v != null && Wire.unpack(v) instanceof List<?> l && l.size() >= 4) {
+                        Map<String, Object> data = l.get(3) instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+                        return new Session(String.valueOf(l.get(0)), String.valueOf(l.get(1)), stringSet(l.get(2)), data);
+                    }
+                } catch (java.io.IOException malformed) {
+                    // not ours: no session
+                }
+                return null;
+            });
+        }
+
+        @Override
+        public CompletableFuture<List<Packet>> after(String namespace, String offset) {
+            if (!connected.get()) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return pub.async().xrange(stream(), io.lettuce.core.Range.create("-", "+"), io.lettuce.core.Limit.from(MAX_REPLAY_SCAN))
+                    .toCompletableFuture().thenApply(entries -> {
+                        List<Packet> out = new ArrayList<>();
+                        boolean found = false;
+                        for (io.lettuce.core.StreamMessage<byte[], byte[]> e : entries) {
+                            Packet p = packetOf(e);
+                            if (p == null) {
+                                continue;
+                            }
+                            if (found && p.namespace().equals(namespace)) {
+                                out.add(p);
+                            }
+                            if (p.offset().equals(offset)) {
+                                found = true;
+                            }
+                        }
+                        return found ? out : null;
+                    });
+        }
+
+        private Packet packetOf(io.lettuce.core.StreamMessage<byte[], byte[]> e) {
+            for (Map.Entry<byte[], byte[]> f : e.getBody().entrySet()) {
+                try {
+                    if (Wire.unpack(f.getValue()) instanceof List<?> l && l.size() >= 6) {
+                        List<byte[]> attachments = new ArrayList<>();
+                        if (l.get(5) instanceof List<?> a) {
+                            for (Object b : a) {
+                                if (b instanceof byte[] bytes) {
+                                    attachments.add(bytes);
+                                }
+                            }
+                        }
+                        return new Packet(String.valueOf(l.get(0)), String.valueOf(l.get(1)), stringSet(l.get(2)), stringSet(l.get(3)),
+                                String.valueOf(l.get(4)), attachments);
+                    }
+                } catch (java.io.IOException malformed) {
+                    return null;
+                }
+            }
+            return null;
+        }
+    };
+
     // ---------------------------------------------------------------- incoming
 
     private void receive(byte[] channelBytes, byte[] message) {
@@ -599,7 +727,7 @@ public final class RedisAdapter implements Adapter {
             return; // RedisAdapter.onmessage: "ignore unknown room"
         }
         if (packet.get("data") instanceof List<?> data) {
-            l.broadcast(packetNsp, target(opts), listOf(data));
+            l.broadcast(packetNsp, target(opts), listOf(data), offset(opts));
         }
     }
 
@@ -805,7 +933,7 @@ public final class RedisAdapter implements Adapter {
                     return;
                 }
                 if (requestId == null) {
-                    l.broadcast(nsp, target(opts), listOf(data));
+                    l.broadcast(nsp, target(opts), listOf(data), offset(opts));
                     return;
                 }
                 l.broadcastWithAck(nsp, target(opts), listOf(data), ackTimeout(opts),
@@ -902,6 +1030,10 @@ public final class RedisAdapter implements Adapter {
         o.put("rooms", new ArrayList<>(s.rooms()));
         o.put("data", s.data());
         return o;
+    }
+
+    private static String offset(Map<?, ?> opts) {
+        return opts.get("offset") instanceof String o && !o.isEmpty() && o.length() <= 64 ? o : null;
     }
 
     private static Target target(Map<?, ?> opts) {

@@ -48,8 +48,11 @@ public interface Adapter extends AutoCloseable {
 
         boolean hasRoom(String nsp, String room);
 
-        /** Delivers to this node's sockets; returns how many it reached. */
-        int broadcast(String nsp, Target target, List<Object> data);
+        /**
+         * Delivers to this node's sockets; returns how many it reached. {@code offset}: the connection state recovery
+         * offset the sending node gave it (null from a node that gives none: this node then gives its own).
+         */
+        int broadcast(String nsp, Target target, List<Object> data, String offset);
 
         /** Delivers with an ack per socket: {@code clientCount} once with how many, then {@code ack} with each socket's first ack argument. */
         void broadcastWithAck(String nsp, Target target, List<Object> data, Duration timeout, IntConsumer clientCount, Consumer<Object> ack);
@@ -87,8 +90,12 @@ public interface Adapter extends AutoCloseable {
     /** A room has no member left on this node. */
     default void roomDeleted(String nsp, String room) {}
 
-    /** Sends a broadcast (already delivered locally) to the other nodes. */
-    void broadcast(String nsp, Target target, List<Object> data);
+    /**
+     * Sends a broadcast to the other nodes (the server delivers it locally right after). {@code offset}, when recovery
+     * is on, travels with it (in the options, which Node.js nodes ignore) so that every Crossgate node delivers it with
+     * the same offset.
+     */
+    void broadcast(String nsp, Target target, List<Object> data, String offset);
 
     /** Sends a broadcast with acks to the other nodes; their client counts and acks come back through the callbacks. */
     void broadcastWithAck(String nsp, Target target, List<Object> data, Duration timeout, IntConsumer clientCount, Consumer<Object> ack);

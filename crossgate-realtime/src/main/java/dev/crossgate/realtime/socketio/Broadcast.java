@@ -94,31 +94,48 @@ public final class Broadcast {
      * returns how many this node's were.
      */
     public int emit(String event, Object... args) {
+        Recovery recovery = flags.isVolatile() ? null : namespace.recovery();
+        String offset = recovery != null ? recovery.newOffset() : null;
         Adapter a = namespace.adapter();
         if (a != null && !flags.local()) {
-            // socket.io's RedisAdapter.broadcast: published to the others first, then delivered locally.
-            a.broadcast(namespace.name(), target(), Namespace.data(event, args));
+            // socket.io's RedisAdapter.broadcast: published to the others first, then delivered locally. The offset
+            // travels with it, so that every Crossgate node delivers the broadcast with the same one.
+            a.broadcast(namespace.name(), target(), Namespace.data(event, args), offset);
         }
-        return emitLocally(event, args);
+        return emitLocally(event, args, offset, true);
     }
 
-    int emitLocally(String event, Object... args) {
+    int emitHere(String event, Object... args) {
+        Recovery recovery = flags.isVolatile() ? null : namespace.recovery();
+        return emitLocally(event, args, recovery != null ? recovery.newOffset() : null, true);
+    }
+
+    /**
+     * Delivers to this node's sockets. With recovery on ({@code offset} not null) the broadcast carries the offset as its
+     * last argument and is kept, for clients that reconnect after missing it; {@code origin}: this node sent it first
+     * (a broadcast from another node is kept in this node's memory only).
+     */
+    int emitLocally(String event, Object[] args, String offset, boolean origin) {
         List<byte[]> attachments = new ArrayList<>();
         com.fasterxml.jackson.databind.node.ArrayNode data = SioSocket.eventData(event, args, attachments);
-        Recovery recovery = flags.isVolatile() ? null : namespace.recovery();
-        // With recovery on, a broadcast carries an offset as its last argument and is kept, for clients that
-        // reconnect after missing it. Binary events too: the offset follows the placeholders in the JSON data, and
-        // the attachments are kept with the text (the reference's in-memory adapter persists the packet, Buffers
-        // included, in persistPacket; the client takes the last string argument as its offset either way). Volatile
-        // events are not kept (socket.io-adapter's addOffsetIfNecessary).
-        String offset = recovery != null ? recovery.appendOffset(data) : null;
+        Recovery recovery = namespace.recovery();
+        // Binary events too: the offset follows the placeholders in the JSON data, and the attachments are kept with the
+        // text (the reference's in-memory adapter persists the packet, Buffers included, in persistPacket; the client
+        // takes the last string argument as its offset either way). Volatile events are not kept
+        // (socket.io-adapter's addOffsetIfNecessary).
+        if (recovery == null || flags.isVolatile()) {
+            offset = null;
+        }
+        if (offset != null) {
+            Recovery.appendOffset(data, offset);
+        }
         SioSocket.Encoded e = SioSocket.encodeEvent(namespace.name(), SioPacket.NO_ACK, data, attachments);
         if (offset != null) {
             Set<String> skip = new HashSet<>(except);
             if (from != null) {
                 skip.add(from.id());
             }
-            recovery.keep(offset, namespace.name(), rooms, skip, e);
+            recovery.keep(offset, namespace.name(), rooms, skip, e, origin);
         }
         List<SioSocket> targets = sockets();
         if (!e.attachments().isEmpty()) {

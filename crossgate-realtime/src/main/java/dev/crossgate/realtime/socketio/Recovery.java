@@ -7,6 +7,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,6 +18,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * client reconnecting with its private id and last offset gets back its identity and every broadcast it
  * missed. Binary events are kept with their attachments and replayed whole; events with acks are not kept (as in the
  * reference server, where an emit with an ack bypasses the adapter's persistPacket).
+ *
+ * <p>Kept in this node's memory, and with a {@link RecoveryStore} also there (the broadcasts this node originated, every
+ * session that ends here), so that the session can be recovered on any node: this node's memory is asked first, the
+ * store when it does not know the session or the offset.
  */
 final class Recovery {
     /** A disconnected socket's state. */
@@ -25,32 +30,106 @@ final class Recovery {
     /** A broadcast as sent: its offset, target and encoded packet (text and binary attachments). */
     record Logged(String offset, String namespace, Set<String> rooms, Set<String> except, SioSocket.Encoded packet, long atNanos) {}
 
+    /** A session found again, with the packets it missed. */
+    record Restored(Saved saved, List<SioSocket.Encoded> missed) {}
+
+    private final Duration window;
     private final long windowNanos;
+    private final RecoveryStore store;
     private final Map<String, Saved> sessions = new ConcurrentHashMap<>();
     private final ConcurrentLinkedDeque<Logged> log = new ConcurrentLinkedDeque<>();
     private final AtomicLong counter = new AtomicLong();
+    /** Offsets are unique across nodes: this node's random prefix, then a counter. */
+    private final String node = dev.crossgate.realtime.engine.Ids.random().substring(0, 8);
+    private final Set<CompletableFuture<Void>> saving = ConcurrentHashMap.newKeySet();
 
-    Recovery(Duration window) {
+    Recovery(Duration window, RecoveryStore store) {
+        this.window = window;
         this.windowNanos = window.toNanos();
+        this.store = store;
     }
 
-    /** Appends a new offset to a broadcast's data as its last argument; returns the offset. */
-    String appendOffset(ArrayNode data) {
-        String offset = Long.toString(counter.incrementAndGet(), 36) + "-" + Long.toString(System.nanoTime() & 0xffffff, 36);
+    /** A new offset, unique across the nodes sharing a store. */
+    String newOffset() {
+        return node + "-" + Long.toString(counter.incrementAndGet(), 36);
+    }
+
+    /** Appends {@code offset} to a broadcast's data as its last argument. */
+    static void appendOffset(ArrayNode data, String offset) {
         data.add(offset);
-        return offset;
     }
 
-    /** Keeps a broadcast as sent (its data ends with {@code offset}), for the recovery window. */
-    void keep(String offset, String namespace, Set<String> rooms, Set<String> except, SioSocket.Encoded packet) {
+    /**
+     * Keeps a broadcast as sent (its data ends with {@code offset}), for the recovery window; {@code origin}: this node
+     * sent it first, so it goes to the shared store too (the other nodes deliver it with the same offset and keep it
+     * in memory only).
+     */
+    void keep(String offset, String namespace, Set<String> rooms, Set<String> except, SioSocket.Encoded packet, boolean origin) {
         long now = System.nanoTime();
         log.add(new Logged(offset, namespace, rooms, except, packet, now));
         trim(now);
+        if (origin && store != null) {
+            store.append(new RecoveryStore.Packet(offset, namespace, rooms, except, packet.text(), packet.attachments()), window);
+        }
     }
 
     void save(String pid, Saved s) {
         sessions.put(pid, s);
         trim(System.nanoTime());
+        if (store != null) {
+            CompletableFuture<Void> f = store.save(pid, new RecoveryStore.Session(s.sid(), s.namespace(), s.rooms(), s.data()), window);
+            saving.add(f);
+            f.whenComplete((v, err) -> saving.remove(f));
+        }
+    }
+
+    /** Waits, up to {@code wait}, for the sessions being written to the store (a drain hands them over). */
+    void flush(Duration wait) {
+        CompletableFuture<?>[] pending = saving.toArray(CompletableFuture[]::new);
+        try {
+            CompletableFuture.allOf(pending).get(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // what could not be written in time is lost for recovery; the clients start new sessions
+        }
+    }
+
+    /**
+     * The session of {@code pid} in {@code namespace} and what it missed after {@code offset}: from this node's memory,
+     * else from the store; completes with null when it cannot be recovered (the client gets a new session).
+     */
+    CompletableFuture<Restored> restore(String pid, String namespace, String offset) {
+        Saved local = take(pid);
+        if (local != null) {
+            List<SioSocket.Encoded> missed = local.namespace().equals(namespace) ? missed(namespace, offset, local.rooms()) : null;
+            if (missed != null || store == null) {
+                if (store != null) {
+                    store.take(pid); // the shared copy is spent too
+                }
+                return CompletableFuture.completedFuture(missed == null ? null : new Restored(local, missed));
+            }
+        }
+        if (store == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return store.take(pid).thenCompose(s -> {
+            Saved saved = local != null ? local
+                    : s == null ? null : new Saved(s.sid(), s.namespace(), s.rooms(), s.data(), System.nanoTime());
+            if (saved == null || !saved.namespace().equals(namespace)) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return store.after(namespace, offset).thenApply(packets -> {
+                if (packets == null) {
+                    return null;
+                }
+                List<SioSocket.Encoded> out = new ArrayList<>();
+                for (RecoveryStore.Packet p : packets) {
+                    if (targets(p.rooms(), p.except(), saved.rooms())) {
+                        out.add(new SioSocket.Encoded(p.text(), p.attachments()));
+                    }
+                }
+                return new Restored(saved, out);
+            });
+        });
     }
 
     /** The saved state of {@code pid}, removed, when it is still within the window; else null. */
@@ -64,7 +143,7 @@ final class Recovery {
         List<SioSocket.Encoded> out = new ArrayList<>();
         boolean after = false;
         for (Logged l : log) {
-            if (after && l.namespace().equals(namespace) && targets(l, rooms)) {
+            if (after && l.namespace().equals(namespace) && targets(l.rooms(), l.except(), rooms)) {
                 out.add(l.packet());
             }
             if (l.offset().equals(offset)) {
@@ -74,9 +153,9 @@ final class Recovery {
         return after ? out : null;
     }
 
-    private static boolean targets(Logged l, Set<String> rooms) {
-        boolean in = l.rooms().isEmpty() || l.rooms().stream().anyMatch(rooms::contains);
-        return in && l.except().stream().noneMatch(rooms::contains);
+    private static boolean targets(Set<String> to, Set<String> except, Set<String> rooms) {
+        boolean in = to.isEmpty() || to.stream().anyMatch(rooms::contains);
+        return in && except.stream().noneMatch(rooms::contains);
     }
 
     private void trim(long now) {

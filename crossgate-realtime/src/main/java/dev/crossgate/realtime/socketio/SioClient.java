@@ -20,6 +20,8 @@ final class SioClient implements EngineSocket.Listener {
     private final SocketIoServer server;
     private final EngineSocket engine;
     private final Map<String, SioSocket> sockets = new HashMap<>(2); // one namespace, nearly always
+    /** Namespaces whose recovered session is being looked up (in the shared store). */
+    private final java.util.Set<String> restoring = new java.util.HashSet<>(1);
     private SioPacket awaiting;
     private List<byte[]> attachments;
     private ScheduledFuture<?> connectTimer;
@@ -133,8 +135,8 @@ final class SioClient implements EngineSocket.Listener {
             sendConnectError(nsp, "Invalid namespace", null);
             return;
         }
-        if (sockets.containsKey(nsp)) {
-            return; // already connected there
+        if (sockets.containsKey(nsp) || restoring.contains(nsp)) {
+            return; // already connected there (or being recovered)
         }
         Map<String, Object> auth = p.data() == null ? new HashMap<>() : new HashMap<>((Map<String, Object>) SioPacket.fromJson(p.data(), List.of()));
         Object pid = auth.remove("pid");
@@ -142,19 +144,33 @@ final class SioClient implements EngineSocket.Listener {
         Map<String, Object> payload = auth.isEmpty() ? Map.of() : java.util.Collections.unmodifiableMap(auth);
         Recovery recovery = server.recovery();
         if (recovery != null && pid instanceof String id && offset instanceof String off) {
-            Recovery.Saved saved = recovery.take(id);
-            List<SioSocket.Encoded> missed = saved == null || !saved.namespace().equals(nsp) ? null : recovery.missed(nsp, off, saved.rooms());
-            if (missed != null) {
-                SioSocket socket = new SioSocket(saved.sid(), ns, this, payload);
-                socket.recovery(id, true);
-                socket.data().putAll(saved.data());
-                for (String room : saved.rooms()) {
-                    socket.join(room);
+            // From this node's memory at once, or from the shared store (another node's session) asynchronously; the
+            // connect goes on on this session's event loop either way.
+            restoring.add(nsp); // a second CONNECT to this namespace meanwhile is ignored
+            recovery.restore(id, nsp, off).whenComplete((restored, err) -> engine.eventLoop().execute(() -> {
+                restoring.remove(nsp);
+                if (!engine.isOpen()) {
+                    return;
                 }
-                admit(ns, socket, missed); // middleware is not run again for a recovered session
-                return;
-            }
+                if (err == null && restored != null) {
+                    Recovery.Saved saved = restored.saved();
+                    SioSocket socket = new SioSocket(saved.sid(), ns, this, payload);
+                    socket.recovery(id, true);
+                    socket.data().putAll(saved.data());
+                    for (String room : saved.rooms()) {
+                        socket.join(room);
+                    }
+                    admit(ns, socket, restored.missed()); // middleware is not run again for a recovered session
+                    return;
+                }
+                fresh(ns, payload, recovery);
+            }));
+            return;
         }
+        fresh(ns, payload, recovery);
+    }
+
+    private void fresh(Namespace ns, Map<String, Object> payload, Recovery recovery) {
         SioSocket socket = new SioSocket(Ids.random(), ns, this, payload);
         if (recovery != null) {
             socket.recovery(Ids.random(), false);

@@ -152,7 +152,7 @@ public final class SioSocket {
     public void emit(String event, Object... args) {
         if (namespace.recovery() != null && connected) {
             // This node's socket: delivered here (kept for recovery), not published to the other nodes.
-            new Broadcast(namespace, Set.of(id), Set.of(), null, Adapter.Flags.NONE).emitLocally(event, args);
+            new Broadcast(namespace, Set.of(id), Set.of(), null, Adapter.Flags.NONE).emitHere(event, args);
             return;
         }
         client.send(eventPacket(namespace.name(), SioPacket.NO_ACK, event, args));
@@ -264,8 +264,9 @@ public final class SioSocket {
         connected = false;
         Recovery recovery = namespace.recovery();
         if (recovery != null && pid != null && (reason.equals("transport close") || reason.equals("ping timeout")
-                || reason.equals("transport error"))) {
-            // Lost, not left: kept for the recovery window.
+                || reason.equals("transport error") || reason.equals("server shutting down"))) {
+            // Lost, not left: kept for the recovery window (socket.io's RECOVERABLE_DISCONNECT_REASONS, which include
+            // "server shutting down": a node that stops hands its sessions over to the others through the store).
             recovery.save(pid, new Recovery.Saved(id, namespace.name(), rooms(), data == null ? Map.of() : Map.copyOf(data), System.nanoTime()));
         }
         for (String r : rooms()) {

@@ -35,10 +35,11 @@ public final class SocketIoServer {
     private final Adapter adapter;
     private final Duration requestTimeout;
 
-    private SocketIoServer(EngineOptions options, Duration connectTimeout, Duration recoveryWindow, Adapter adapter, Duration requestTimeout) {
+    private SocketIoServer(EngineOptions options, Duration connectTimeout, Duration recoveryWindow, RecoveryStore recoveryStore, Adapter adapter,
+            Duration requestTimeout) {
         this.engine = new EngineServer(options);
         this.connectTimeout = connectTimeout;
-        this.recovery = recoveryWindow == null ? null : new Recovery(recoveryWindow);
+        this.recovery = recoveryWindow == null ? null : new Recovery(recoveryWindow, recoveryStore);
         this.adapter = adapter;
         this.requestTimeout = requestTimeout;
         namespaces.put("/", new Namespace(this, "/"));
@@ -121,6 +122,16 @@ public final class SocketIoServer {
         return requestTimeout;
     }
 
+    /**
+     * Waits, up to {@code wait}, until the sessions that ended (for a drain: every session, ended as "server shutting
+     * down", which recovery keeps) are written to the recovery store, so that another node can take them over.
+     */
+    public void flushRecovery(Duration wait) {
+        if (recovery != null) {
+            recovery.flush(wait);
+        }
+    }
+
     /** Stops sharing with the other nodes (the adapter's subscriptions and connections). */
     public void closeAdapter() {
         if (adapter != null) {
@@ -153,12 +164,14 @@ public final class SocketIoServer {
         }
 
         @Override
-        public int broadcast(String nsp, Adapter.Target t, List<Object> data) {
+        public int broadcast(String nsp, Adapter.Target t, List<Object> data, String offset) {
             Namespace ns = namespaces.get(nsp);
             if (ns == null || data.isEmpty() || !(data.get(0) instanceof String event)) {
                 return 0;
             }
-            return select(ns, t).emitLocally(event, data.subList(1, data.size()).toArray());
+            Recovery r = ns.recovery();
+            String o = r == null ? null : offset != null ? offset : r.newOffset();
+            return select(ns, t).emitLocally(event, data.subList(1, data.size()).toArray(), o, false);
         }
 
         @Override
@@ -267,6 +280,7 @@ public final class SocketIoServer {
         private Duration connectTimeout = Duration.ofSeconds(45);
         private Duration recoveryWindow;
         private Adapter adapter;
+        private RecoveryStore recoveryStore;
         private Duration requestTimeout = Namespace.DEFAULT_REQUEST_TIMEOUT;
 
         public Builder path(String path) {
@@ -330,6 +344,16 @@ public final class SocketIoServer {
             return this;
         }
 
+        /**
+         * Keeps connection state recovery's sessions and broadcast log where every node finds them (with
+         * {@link #connectionStateRecovery}), so that a client recovers its session on any node, after its own stopped:
+         * {@code RedisAdapter.recoveryStore()}.
+         */
+        public Builder recoveryStore(RecoveryStore store) {
+            recoveryStore = store;
+            return this;
+        }
+
         /** How long requests to the other nodes (fetchSockets, allRooms, serverSideEmit with acks) wait; 5 s by default. */
         public Builder requestTimeout(Duration d) {
             requestTimeout = d;
@@ -337,7 +361,7 @@ public final class SocketIoServer {
         }
 
         public SocketIoServer build() {
-            return new SocketIoServer(options, connectTimeout, recoveryWindow, adapter, requestTimeout);
+            return new SocketIoServer(options, connectTimeout, recoveryWindow, recoveryStore, adapter, requestTimeout);
         }
     }
 }
