@@ -311,8 +311,26 @@ public final class EngineSocket {
         }
     }
 
+    /** Held writes: while above zero, packets are queued and flushed by {@link #uncork()} (on this session's loop only). */
+    private int corked;
+
+    /**
+     * Holds this session's writes (on its event loop) until {@link #uncork()}: what is sent meanwhile goes out
+     * together, in order. Socket.IO's connect uses it so that the CONNECT packet leaves only after the connection
+     * handlers ran (their joins take effect before the client can act on CONNECT, as in Node's single tick).
+     */
+    public void cork() {
+        corked++;
+    }
+
+    public void uncork() {
+        if (corked > 0 && --corked == 0) {
+            flush();
+        }
+    }
+
     private void flush() {
-        if (buffer.isEmpty()) {
+        if (buffer.isEmpty() || corked > 0) {
             return;
         }
         if (transport == Transport.WEBSOCKET && ws != null) {

@@ -80,8 +80,16 @@ public final class RedisAdapter implements Adapter {
     private final io.lettuce.core.resource.ClientResources resources;
     private final RedisClient client;
     private final RedisURI uri;
-    private final StatefulRedisConnection<byte[], byte[]> pub;
-    private final StatefulRedisPubSubConnection<byte[], byte[]> sub;
+    /** The connections, null until Redis was first reached (a node may start while Redis is down). */
+    private volatile StatefulRedisConnection<byte[], byte[]> pub;
+    private volatile StatefulRedisPubSubConnection<byte[], byte[]> sub;
+    /** What this node subscribes to, so that a connection made later (or again) subscribes to all of it. */
+    private final Set<String> patterns = ConcurrentHashMap.newKeySet();
+    private final Set<String> plain = ConcurrentHashMap.newKeySet();
+    private final Set<String> shards = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+    private volatile String lastError;
+    private int attempts;
     /** Incoming messages are handled in arrival order, off Lettuce's I/O thread (handlers may be slow). */
     private final ExecutorService inbox;
     private final ScheduledExecutorService timers;
@@ -147,30 +155,75 @@ public final class RedisAdapter implements Adapter {
                 stateChanged();
             }
         });
-        this.pub = client.connect(ByteArrayCodec.INSTANCE);
-        this.sub = client.connectPubSub(ByteArrayCodec.INSTANCE);
-        sub.addListener(new RedisPubSubAdapter<>() {
-            @Override
-            public void message(byte[] channel, byte[] message) {
-                receive(channel, message);
-            }
+        connectOrRetry();
+    }
 
-            @Override
-            public void message(byte[] pattern, byte[] channel, byte[] message) {
-                receive(channel, message);
-            }
+    private final RedisPubSubAdapter<byte[], byte[]> listener = new RedisPubSubAdapter<>() {
+        @Override
+        public void message(byte[] channel, byte[] message) {
+            receive(channel, message);
+        }
 
-            @Override
-            public void smessage(byte[] channel, byte[] message) {
-                receive(channel, message);
+        @Override
+        public void message(byte[] pattern, byte[] channel, byte[] message) {
+            receive(channel, message);
+        }
+
+        @Override
+        public void smessage(byte[] channel, byte[] message) {
+            receive(channel, message);
+        }
+    };
+
+    /**
+     * Opens the two connections (publish, subscribe); when Redis cannot be reached, tries again with backoff (100 ms
+     * doubling to 5 s) until it can: a node starts while Redis is down, alone, and joins the cluster when Redis is back.
+     * Once connected, Lettuce reconnects by itself.
+     */
+    private void connectOrRetry() {
+        if (closed || pub != null) {
+            return;
+        }
+        StatefulRedisConnection<byte[], byte[]> p = null;
+        try {
+            p = client.connect(ByteArrayCodec.INSTANCE);
+            StatefulRedisPubSubConnection<byte[], byte[]> s = client.connectPubSub(ByteArrayCodec.INSTANCE);
+            s.addListener(listener);
+            sub = s;
+            pub = p;
+            for (String ch : patterns) {
+                s.async().psubscribe(bytes(ch));
             }
-        });
-        stateChanged();
+            for (String ch : plain) {
+                s.async().subscribe(bytes(ch));
+            }
+            for (String ch : shards) {
+                s.async().ssubscribe(bytes(ch));
+            }
+            lastError = null;
+            stateChanged();
+        } catch (RuntimeException e) {
+            if (p != null) {
+                p.closeAsync();
+            }
+            lastError = String.valueOf(e.getMessage()).lines().findFirst().orElse("unreachable");
+            if (attempts++ == 0) {
+                stateListener.changed(false, "cannot reach " + address() + " (" + lastError + "); retrying");
+            }
+            long delay = Math.min(5_000, 100L << Math.min(attempts, 6));
+            timers.schedule(this::connectOrRetry, delay, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Why Redis is not reachable now (one line), or null. */
+    public String lastError() {
+        return connected.get() ? null : lastError;
     }
 
     /**
-     * Connects to Redis ({@code redis://}, {@code rediss://}, {@code redis-sentinel://} in Lettuce's URI syntax). Fails
-     * when Redis cannot be reached now: a cluster member that starts alone would silently miss the others.
+     * Connects to Redis ({@code redis://}, {@code rediss://}, {@code redis-sentinel://} in Lettuce's URI syntax). When
+     * Redis cannot be reached now, the adapter starts anyway (local delivery works, publishes are counted as lost) and
+     * connects as soon as it can; {@link #stats()} and the state listener tell.
      *
      * @param key the channel prefix, "socket.io" as the Node adapter's default ({@code key} / {@code channelPrefix})
      */
@@ -240,14 +293,17 @@ public final class RedisAdapter implements Adapter {
             channels.put(response, nsp);
             channels.put(response + uid + "#", nsp);
             channels.put(broadcastChannel(nsp), nsp);
-            await(sub.async().psubscribe(bytes(broadcastChannel(nsp) + "*")));
-            await(sub.async().subscribe(bytes(request), bytes(response), bytes(response + uid + "#")));
+            subscribe(patterns, broadcastChannel(nsp) + "*");
+            subscribe(plain, request);
+            subscribe(plain, response);
+            subscribe(plain, response + uid + "#");
         } else {
             String main = key + "#" + nsp + "#";
             String response = main + uid + "#";
             channels.put(main, nsp);
             channels.put(response, nsp);
-            await(sub.async().ssubscribe(bytes(main), bytes(response)));
+            subscribe(shards, main);
+            subscribe(shards, response);
         }
     }
 
@@ -257,7 +313,7 @@ public final class RedisAdapter implements Adapter {
         if (mode == Mode.SHARDED && !looksLikeASocketId(room)) {
             String ch = key + "#" + nsp + "#" + room + "#";
             channels.put(ch, nsp);
-            sub.async().ssubscribe(bytes(ch));
+            subscribe(shards, ch);
         }
     }
 
@@ -266,7 +322,11 @@ public final class RedisAdapter implements Adapter {
         if (mode == Mode.SHARDED && !looksLikeASocketId(room)) {
             String ch = key + "#" + nsp + "#" + room + "#";
             channels.remove(ch);
-            sub.async().sunsubscribe(bytes(ch));
+            shards.remove(ch);
+            StatefulRedisPubSubConnection<byte[], byte[]> c = sub;
+            if (c != null) {
+                c.async().sunsubscribe(bytes(ch));
+            }
         }
     }
 
@@ -277,6 +337,17 @@ public final class RedisAdapter implements Adapter {
     /** @socket.io/redis-adapter sharded-adapter.ts looksLikeASocketId: a 20-character room is a socket's own. */
     static boolean looksLikeASocketId(String room) {
         return room.length() == 20;
+    }
+
+    /** Records a subscription and makes it now when connected (waiting, bounded, so that messages sent next are seen). */
+    private void subscribe(Set<String> kind, String channel) {
+        kind.add(channel);
+        StatefulRedisPubSubConnection<byte[], byte[]> c = sub;
+        if (c == null) {
+            return;
+        }
+        byte[] ch = bytes(channel);
+        await(kind == patterns ? c.async().psubscribe(ch) : kind == plain ? c.async().subscribe(ch) : c.async().ssubscribe(ch));
     }
 
     private void await(io.lettuce.core.RedisFuture<?> f) {
@@ -1084,13 +1155,18 @@ public final class RedisAdapter implements Adapter {
 
     @Override
     public void close() {
+        closed = true;
         for (Pending p : requests.values()) {
             p.done.completeExceptionally(new IllegalStateException("the adapter closed"));
         }
         requests.clear();
         try {
-            sub.close();
-            pub.close();
+            if (sub != null) {
+                sub.close();
+            }
+            if (pub != null) {
+                pub.close();
+            }
         } finally {
             client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
             resources.shutdown(0, 2, TimeUnit.SECONDS);

@@ -209,12 +209,19 @@ final class SioClient implements EngineSocket.Listener {
         if (socket.pid() != null) {
             body.put("pid", socket.pid());
         }
-        engine.send(new SioPacket(SioPacket.Type.CONNECT, ns.name(), SioPacket.NO_ACK, body, 0).encode());
-        for (SioSocket.Encoded missed : replay) {
-            send(missed); // what a recovered session missed, in order, binary attachments included
+        // CONNECT, the replay and whatever the connection handlers send leave together, after the handlers ran: a
+        // client that acts on CONNECT finds its rooms joined (Node runs them in the same tick as the CONNECT write).
+        engine.cork();
+        try {
+            engine.send(new SioPacket(SioPacket.Type.CONNECT, ns.name(), SioPacket.NO_ACK, body, 0).encode());
+            for (SioSocket.Encoded missed : replay) {
+                send(missed); // what a recovered session missed, in order, binary attachments included
+            }
+            socket.markConnected();
+            ns.connected(socket);
+        } finally {
+            engine.uncork();
         }
-        socket.markConnected();
-        ns.connected(socket);
     }
 
     private void sendConnectError(String nsp, String message, Object data) {

@@ -204,4 +204,30 @@ class RedisAdapterTest {
             return onB.texts("news").contains("after");
         });
     }
+
+    @org.junit.jupiter.api.Test
+    void aNodeStartedWhileRedisIsDownServesLocallyAndJoinsTheClusterWhenRedisIsBack() throws Exception {
+        RealtimeHttpServer a = node("A", RedisAdapter.Mode.CLASSIC, "late");
+        Client onA = client(a, "room");
+        RealtimeHttpServer b;
+        redis.kill();
+        try {
+            b = node("B", RedisAdapter.Mode.CLASSIC, "late"); // starts although Redis is down
+            RedisAdapter adapterB = (RedisAdapter) servers.get(1).adapter();
+            assertThat(adapterB.stats().connected()).isFalse();
+            assertThat(adapterB.lastError()).isNotBlank();
+            Client onB = client(b, "room");
+            servers.get(1).to("room").emit("news", "local-only");
+            await().atMost(Duration.ofSeconds(10)).until(() -> onB.texts("news").contains("local-only"));
+            assertThat(adapterB.stats().lost()).isEqualTo(1);
+        } finally {
+            redis.restart();
+        }
+        SocketIoServer ioB = servers.get(1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> ((RedisAdapter) ioB.adapter()).stats().connected());
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            ioB.to("room").emit("news", "joined");
+            return onA.texts("news").contains("joined");
+        });
+    }
 }
