@@ -246,11 +246,20 @@ public final class SioSocket {
 
     /** Leaves the namespace (the client is told); {@code close} also closes the whole connection. */
     public void disconnect(boolean close) {
+        disconnect(close, "server namespace disconnect");
+    }
+
+    /**
+     * Leaves the namespace as {@link #disconnect(boolean)} does, with {@code reason} given to this server's disconnect
+     * handlers (such as {@code auth.expired}). The client gets the same DISCONNECT packet either way and sees
+     * "io server disconnect" (Socket.IO protocol v5: a DISCONNECT packet carries no reason).
+     */
+    public void disconnect(boolean close, String reason) {
         if (!connected) {
             return;
         }
         client.send(new Encoded(new SioPacket(SioPacket.Type.DISCONNECT, namespace.name(), SioPacket.NO_ACK, null, 0).encode(), List.of()));
-        closed("server namespace disconnect");
+        closed(reason);
         client.forget(namespace.name());
         if (close) {
             client.engine().close();

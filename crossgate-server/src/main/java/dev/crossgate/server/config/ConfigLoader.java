@@ -294,14 +294,16 @@ public final class ConfigLoader {
                         "write the path the clients connect to, such as /ws or /socket.io");
             }
         }
-        Sourced<String> missing = ws.string("missingOrigin", "authenticated", def);
-        CrossgateConfig.MissingOrigin missingOrigin = CrossgateConfig.MissingOrigin.AUTHENTICATED;
+        // Default allow: a handshake without Origin never comes from a browser (RFC 6455 section 4.1: browsers
+        // always send Origin), so it is no cross-site request; refusing it only strands native clients on polling.
+        Sourced<String> missing = ws.string("missingOrigin", "allow", def);
+        CrossgateConfig.MissingOrigin missingOrigin = CrossgateConfig.MissingOrigin.ALLOW;
         try {
             missingOrigin = CrossgateConfig.MissingOrigin.valueOf(missing.value().trim().toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
             b.problem("websocket.missingOrigin", missing.source(), missing.value(),
                     "websocket.missingOrigin: \"" + missing.value() + "\" (expected: allow, refuse or authenticated)",
-                    "use authenticated (native apps that send no Origin must present a token), allow, or refuse");
+                    "use allow (the default: native apps send no Origin), authenticated (they must present a token), or refuse");
         }
         Sourced<Duration> ping = positive(b, ws.duration("pingInterval", Duration.ofSeconds(30), def), "websocket.pingInterval", "30s");
         Sourced<Duration> idle = positive(b, ws.duration("idleTimeout", Duration.ofSeconds(120), def), "websocket.idleTimeout", "120s");

@@ -112,7 +112,7 @@ public record CrossgateConfig(
      * WebSocket proxying.
      *
      * @param paths          path prefixes (segment boundaries) where an upgrade to WebSocket is checked and tunnelled
-     * @param missingOrigin  what a handshake without Origin (a native app) gets
+     * @param missingOrigin  what a handshake without Origin (a native app) gets; default {@code allow}
      * @param pingInterval   a side (client or upstream) that sent nothing for this long gets a Ping
      * @param idleTimeout    a side that sent nothing, not even a Pong, for this long: the tunnel closes (1001)
      * @param maxFrameSize   largest frame payload accepted from either side (close 1009 beyond)
@@ -260,11 +260,11 @@ public record CrossgateConfig(
 
     /** What a WebSocket handshake without an Origin header gets (browsers always send one; native apps often do not). */
     public enum MissingOrigin {
-        /** Allowed everywhere. */
+        /** Allowed everywhere (the default: browsers always send Origin, RFC 6455 section 4.1, so this is no cross-site request). */
         ALLOW,
         /** Refused everywhere (403 ws.origin_missing). */
         REFUSE,
-        /** Allowed where the route requires authentication, refused elsewhere (the default). */
+        /** Allowed where the route requires a token ({@code auth.paths}, or {@code realtime.token: required}), refused elsewhere. */
         AUTHENTICATED;
 
         public String id() {

@@ -30,7 +30,7 @@ public enum Reason {
     WS_VERSION_UNSUPPORTED("ws.version_unsupported", 426, "only WebSocket version 13 is supported"),
     WS_BODY_NOT_ALLOWED("ws.body_not_allowed", 400, "a WebSocket handshake must not carry a body"),
     WS_ORIGIN_REJECTED("ws.origin_rejected", 403, "this origin may not open a WebSocket here"),
-    WS_ORIGIN_MISSING("ws.origin_missing", 403, "a WebSocket handshake without an Origin header is refused here"),
+    WS_ORIGIN_MISSING("ws.origin_missing", 403, "a WebSocket handshake without an Origin header is refused here (websocket.missingOrigin: allow admits it)"),
     AUTH_MISSING("auth.missing", 401, "a token is required here"),
     AUTH_INVALID("auth.invalid", 401, "the token is not valid"),
     AUTH_EXPIRED("auth.expired", 401, "the token has expired"),

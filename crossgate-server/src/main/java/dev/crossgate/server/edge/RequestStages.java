@@ -248,13 +248,17 @@ final class RequestStages {
             return true;
         }
         if (ex.origin == null) {
-            boolean allowed = switch (config.webSocket().missingOrigin()) {
+            // No Origin is not a cross-site browser request: browsers always send Origin on a WebSocket handshake
+            // (RFC 6455 section 4.1 item 8; Fetch, "append a request Origin header"), so only native clients
+            // (mobile apps, Python's and Node's Socket.IO clients) omit it. Admitted by default (allow).
+            CrossgateConfig.MissingOrigin mode = config.webSocket().missingOrigin();
+            boolean allowed = switch (mode) {
                 case ALLOW -> true;
                 case REFUSE -> false;
                 case AUTHENTICATED -> tokenRequired;
             };
             if (!allowed) {
-                c.answer(ex, Reason.WS_ORIGIN_MISSING);
+                c.answer(ex, Reason.WS_ORIGIN_MISSING.status(), Reason.WS_ORIGIN_MISSING.code(), missingOriginRefusal(mode));
                 return true;
             }
             return false;
@@ -265,6 +269,15 @@ final class RequestStages {
             return true;
         }
         return false;
+    }
+
+    /** The one line a native client (and the operator reading its error) gets: the setting that refused it and the value that admits it. */
+    static String missingOriginRefusal(CrossgateConfig.MissingOrigin mode) {
+        String why = mode == CrossgateConfig.MissingOrigin.AUTHENTICATED
+                ? "websocket.missingOrigin: authenticated, and no token is required here"
+                : "websocket.missingOrigin: " + mode.id();
+        return "a WebSocket handshake without an Origin header (a native client) is refused here by " + why
+                + "; to admit it, set websocket.missingOrigin: allow";
     }
 
     private void forwardWebSocket(Connection c, HttpRequest req, Exchange ex) {

@@ -292,7 +292,7 @@ public final class Hub {
             // A socket does not outlive its token: told why, then disconnected; the client refreshes and reconnects.
             m.expiry = s.eventLoop().schedule(() -> {
                 s.emit(ERROR_EVENT, Map.of("reason", "auth.expired", "message", "the token expired; connect again with a fresh one"));
-                s.disconnect(false);
+                s.disconnect(false, "auth.expired"); // the disconnect hook and metrics get why (issue 12)
             }, Math.max(0, m.expiresAtMillis - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
         }
         if (m.data != null) {

@@ -311,7 +311,7 @@ class ConfigLoaderTest {
         assertThat(ws.paths()).containsExactly("/ws", "/socket.io");
         assertThat(ws.covers("/socket.io/")).isTrue();
         assertThat(ws.covers("/wsx")).isFalse();
-        assertThat(ws.missingOrigin()).isEqualTo(CrossgateConfig.MissingOrigin.AUTHENTICATED);
+        assertThat(ws.missingOrigin()).isEqualTo(CrossgateConfig.MissingOrigin.ALLOW); // native clients send no Origin (RFC 6455 section 4.1: browsers always do)
         assertThat(ws.maxFrameSize()).isEqualTo(1 << 20);
 
         ConfigLoader.Result bad = load("""

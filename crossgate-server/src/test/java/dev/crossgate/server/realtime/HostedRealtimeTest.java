@@ -177,7 +177,7 @@ class HostedRealtimeTest {
                   secret: %s
                 publish:
                   token: %s
-                """.formatted(HOOK_SECRET, PUBLISH_TOKEN), "websocket:\n  missingOrigin: allow");
+                """.formatted(HOOK_SECRET, PUBLISH_TOKEN), ""); // the Java client sends no Origin: admitted by default
     }
 
     private Socket client(String namespace, String[] transports, Map<String, String> auth) {
@@ -493,6 +493,31 @@ class HostedRealtimeTest {
         }
     }
 
+    @Test
+    void aSocketWhoseTokenExpiresReachesTheDisconnectHookWithReasonAuthExpired() throws Exception {
+        start("""
+                token: required
+                namespaces: ["/"]
+                hooks:
+                  disconnect: /hooks/disconnect
+                """, """
+                auth:
+                  jwt:
+                    secret: %s
+                """.formatted(JWT_SECRET));
+        Socket frank = client("/", new String[] {WebSocket.NAME}, Map.of("token", jwt("frank", 2)));
+        CompletableFuture<Object[]> gone = once(frank, Socket.EVENT_DISCONNECT);
+        assertThat(connect(frank)).isNull();
+        // The client sees a server disconnect (a DISCONNECT packet carries no reason, Socket.IO protocol v5) ...
+        assertThat(gone.get(6, TimeUnit.SECONDS)[0]).isEqualTo("io server disconnect");
+        // ... and the backend learns why.
+        JsonNode call = disconnectCalls.poll(5, TimeUnit.SECONDS);
+        assertThat(call).isNotNull();
+        assertThat(call.path("user").asText()).isEqualTo("frank");
+        assertThat(call.path("reason").asText()).isEqualTo("auth.expired");
+        assertThat(admin("GET", "/metrics", null, null).body())
+                .contains("crossgate_realtime_disconnects_total{reason=\"auth.expired\"} 1.0");
+    }
 
     @Test
     void aNewSessionCountsAgainstTheRequestRateHoweverItsQueryIsWritten() throws Exception {
@@ -516,7 +541,7 @@ class HostedRealtimeTest {
                   timeout: 5s
                   maxConcurrent: 1
                   maxQueued: 1
-                """, "websocket:\n  missingOrigin: allow");
+                """, "");
         Socket a = client("/", new String[] {WebSocket.NAME}, Map.of());
         Socket b = client("/", new String[] {WebSocket.NAME}, Map.of());
         Socket c = client("/", new String[] {WebSocket.NAME}, Map.of());

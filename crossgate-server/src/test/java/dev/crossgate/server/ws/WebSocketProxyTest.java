@@ -56,6 +56,7 @@ class WebSocketProxyTest {
         upstream.close();
     }
 
+    /** {@code missingOrigin} null: the setting left out (its default). */
     private void start(String missingOrigin) throws Exception {
         Path f = dir.resolve("crossgate.yaml");
         Files.writeString(f, """
@@ -67,7 +68,7 @@ class WebSocketProxyTest {
                   enabled: false
                 websocket:
                   paths: [/ws, /refuse, /badaccept]
-                  missingOrigin: %s
+                  %s
                   pingInterval: 200ms
                   idleTimeout: 1s
                   maxFrameSize: 16KB
@@ -75,7 +76,7 @@ class WebSocketProxyTest {
                 cors:
                   allowedOrigins: [%s]
                   allowCredentials: true
-                """.formatted(upstream.port(), missingOrigin, SITE));
+                """.formatted(upstream.port(), missingOrigin == null ? "" : "missingOrigin: " + missingOrigin, SITE));
         CrossgateConfig c = ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir));
         edge = new EdgeServer(c, AccessLog.discarding()).start();
     }
@@ -174,26 +175,60 @@ class WebSocketProxyTest {
     }
 
     @Test
-    void aHandshakeWithoutOriginIsAllowedOrRefusedByTheOption() throws Exception {
-        start("allow");
+    void aHandshakeWithoutOriginPassesByDefaultAndIsRefusedOnlyByTheOptionWithAMessageNamingIt() throws Exception {
+        // Browsers always send Origin on a WebSocket handshake (RFC 6455 section 4.1), so none is a native client.
+        start(null);
         Client c = new Client();
         WebSocket ws = connect(c, null);
         ws.sendText("native app", true).get(5, TimeUnit.SECONDS);
         assertThat(c.messages.poll(5, TimeUnit.SECONDS)).isEqualTo("native app");
+        ws.sendText("headers", true).get(5, TimeUnit.SECONDS);
+        assertThat(c.messages.poll(5, TimeUnit.SECONDS)).doesNotContain("origin:"); // none is made up on the way
         ws.abort();
         edge.close();
 
-        start("refuse");
+        start("allow");
         try (RawWs raw = new RawWs(edge.port())) {
-            String[] r = raw.request(RawWs.handshake("/ws", "ws.example.net"));
-            assertThat(r[0]).isEqualTo("403");
-            assertThat(r[1]).containsIgnoringCase("x-crossgate-reason: ws.origin_missing");
+            assertThat(raw.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("101");
         }
         edge.close();
 
-        start("authenticated"); // the default: no route requires authentication here, so refused
-        try (RawWs raw = new RawWs(edge.port())) {
-            assertThat(raw.request(RawWs.handshake("/ws", "ws.example.net"))[0]).isEqualTo("403");
+        start("refuse");
+        assertThat(refusalWithoutOrigin()).contains("\"error\":\"a WebSocket handshake without an Origin header (a native client) is refused"
+                + " here by websocket.missingOrigin: refuse; to admit it, set websocket.missingOrigin: allow\"");
+        edge.close();
+
+        start("authenticated"); // no route requires authentication here, so refused
+        assertThat(refusalWithoutOrigin()).contains("\"error\":\"a WebSocket handshake without an Origin header (a native client) is refused"
+                + " here by websocket.missingOrigin: authenticated, and no token is required here; to admit it, set websocket.missingOrigin: allow\"");
+        assertThat(upstream.sockets).hasSize(2); // the two admitted above, and no refused one
+    }
+
+    /** A handshake without Origin that must be refused: its 403 head and JSON body. */
+    private String refusalWithoutOrigin() throws Exception {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", edge.port())) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(RawWs.handshake("/ws", "ws.example.net").getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+            java.io.InputStream in = s.getInputStream();
+            int need = -1;
+            // Bounded: the head, then its Content-Length of body, 64 KB at most.
+            while (all.size() < 65536 && (need < 0 || all.size() < need)) {
+                int b = in.read();
+                if (b < 0) {
+                    break;
+                }
+                all.write(b);
+                String text = all.toString(StandardCharsets.ISO_8859_1);
+                if (need < 0 && text.endsWith("\r\n\r\n")) {
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(text);
+                    need = text.length() + (m.find() ? Integer.parseInt(m.group(1)) : 0);
+                }
+            }
+            String answer = all.toString(StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 403 ").containsIgnoringCase("x-crossgate-reason: ws.origin_missing");
+            return answer;
         }
     }
 
