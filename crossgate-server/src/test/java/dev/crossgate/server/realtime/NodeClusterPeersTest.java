@@ -150,6 +150,16 @@ class NodeClusterPeersTest {
             assertThat(gone.path("reason").asText()).isEqualTo("io server disconnect");
             await().atMost(T).until(() -> names(a.call(op("fetchSockets"), T)).size() == 3);
             assertThat(names(a.call(op("fetchSockets"), T))).containsExactlyInAnyOrder("a1", "a2", "b1");
+
+            // socketsLeave from B, with except: every member but a1 leaves the room, on both nodes; a broadcast with the
+            // compress flag off then reaches a1 only.
+            b.call(op("socketsLeave").<ObjectNode>set("rooms", strings("news")).<ObjectNode>set("except", strings(sids.get("a1"))).put("room", "news"), T);
+            await().atMost(T).until(() -> names(b.call(op("fetchSockets").set("rooms", strings("news")), T)).equals(List.of("a1")));
+            b.call(op("broadcast").<ObjectNode>set("rooms", strings("news")).<ObjectNode>set("flags", NodePeer.JSON.createObjectNode().put("compress", false))
+                    .put("event", "last").set("args", NodePeer.JSON.createArrayNode()), T);
+            b.call(op("broadcast").put("event", "marker3").set("args", NodePeer.JSON.createArrayNode()), T);
+            clients.awaitEvents(event("marker3"), 3, T);
+            assertThat(receivers(clients.events(event("last")))).containsExactly("a1");
         }
     }
 
