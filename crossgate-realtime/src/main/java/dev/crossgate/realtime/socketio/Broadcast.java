@@ -140,14 +140,18 @@ public final class Broadcast {
         List<SioSocket> targets = sockets();
         if (!e.attachments().isEmpty()) {
             for (SioSocket s : targets) {
-                s.sendEncoded(e);
+                if (!s.hold(e, offset)) {
+                    s.sendEncoded(e);
+                }
             }
             return targets.size();
         }
         // Text only (nearly every broadcast): encoded once, one task per event loop.
         List<dev.crossgate.realtime.engine.EngineSocket> sessions = new ArrayList<>(targets.size());
         for (SioSocket s : targets) {
-            sessions.add(s.session());
+            if (!s.hold(e, offset)) {
+                sessions.add(s.session());
+            }
         }
         dev.crossgate.realtime.engine.SharedMessage.send(e.text(), sessions);
         return targets.size();

@@ -95,6 +95,11 @@ public final class Namespace {
         }
     }
 
+    /** A recovered socket is reachable by broadcasts (its deliveries held) before it is connected. */
+    void register(SioSocket s) {
+        sockets.put(s.id(), s);
+    }
+
     void removed(SioSocket s) {
         sockets.remove(s.id(), s);
     }

@@ -30,9 +30,6 @@ final class Recovery {
     /** A broadcast as sent: its offset, target and encoded packet (text and binary attachments). */
     record Logged(String offset, String namespace, Set<String> rooms, Set<String> except, SioSocket.Encoded packet, long atNanos) {}
 
-    /** A session found again, with the packets it missed. */
-    record Restored(Saved saved, List<SioSocket.Encoded> missed) {}
-
     private final Duration window;
     private final long windowNanos;
     private final RecoveryStore store;
@@ -93,42 +90,48 @@ final class Recovery {
         }
     }
 
+    /** A packet to replay, with its offset (to leave out what was also delivered live while the replay was read). */
+    record Replayed(String offset, SioSocket.Encoded packet) {}
+
     /**
-     * The session of {@code pid} in {@code namespace} and what it missed after {@code offset}: from this node's memory,
-     * else from the store; completes with null when it cannot be recovered (the client gets a new session).
+     * The saved session of {@code pid} in {@code namespace}: from this node's memory, else taken from the store
+     * (another node's); null when there is none (the client then gets a new session).
      */
-    CompletableFuture<Restored> restore(String pid, String namespace, String offset) {
+    CompletableFuture<Saved> session(String pid, String namespace) {
         Saved local = take(pid);
         if (local != null) {
-            List<SioSocket.Encoded> missed = local.namespace().equals(namespace) ? missed(namespace, offset, local.rooms()) : null;
-            if (missed != null || store == null) {
-                if (store != null) {
-                    store.take(pid); // the shared copy is spent too
-                }
-                return CompletableFuture.completedFuture(missed == null ? null : new Restored(local, missed));
+            if (store != null) {
+                store.take(pid); // the shared copy is spent too
             }
+            return CompletableFuture.completedFuture(local.namespace().equals(namespace) ? local : null);
         }
         if (store == null) {
             return CompletableFuture.completedFuture(null);
         }
-        return store.take(pid).thenCompose(s -> {
-            Saved saved = local != null ? local
-                    : s == null ? null : new Saved(s.sid(), s.namespace(), s.rooms(), s.data(), System.nanoTime());
-            if (saved == null || !saved.namespace().equals(namespace)) {
-                return CompletableFuture.completedFuture(null);
+        return store.take(pid).thenApply(s -> s == null || !s.namespace().equals(namespace) ? null
+                : new Saved(s.sid(), s.namespace(), s.rooms(), s.data(), System.nanoTime()));
+    }
+
+    /**
+     * The broadcasts after {@code offset} that reached a socket in {@code rooms}, in order: from this node's memory when
+     * it holds that offset, else from the store; null when the offset is known to neither.
+     */
+    CompletableFuture<List<Replayed>> replay(String namespace, String offset, Set<String> rooms) {
+        List<Replayed> local = missed(namespace, offset, rooms);
+        if (local != null || store == null) {
+            return CompletableFuture.completedFuture(local);
+        }
+        return store.after(namespace, offset).thenApply(packets -> {
+            if (packets == null) {
+                return null;
             }
-            return store.after(namespace, offset).thenApply(packets -> {
-                if (packets == null) {
-                    return null;
+            List<Replayed> out = new ArrayList<>();
+            for (RecoveryStore.Packet p : packets) {
+                if (targets(p.rooms(), p.except(), rooms)) {
+                    out.add(new Replayed(p.offset(), new SioSocket.Encoded(p.text(), p.attachments())));
                 }
-                List<SioSocket.Encoded> out = new ArrayList<>();
-                for (RecoveryStore.Packet p : packets) {
-                    if (targets(p.rooms(), p.except(), saved.rooms())) {
-                        out.add(new SioSocket.Encoded(p.text(), p.attachments()));
-                    }
-                }
-                return new Restored(saved, out);
-            });
+            }
+            return out;
         });
     }
 
@@ -139,12 +142,12 @@ final class Recovery {
     }
 
     /** The packets of the broadcasts after {@code offset} that reached a socket in {@code rooms}; null when the offset is unknown. */
-    List<SioSocket.Encoded> missed(String namespace, String offset, Set<String> rooms) {
-        List<SioSocket.Encoded> out = new ArrayList<>();
+    List<Replayed> missed(String namespace, String offset, Set<String> rooms) {
+        List<Replayed> out = new ArrayList<>();
         boolean after = false;
         for (Logged l : log) {
             if (after && l.namespace().equals(namespace) && targets(l.rooms(), l.except(), rooms)) {
-                out.add(l.packet());
+                out.add(new Replayed(l.offset(), l.packet()));
             }
             if (l.offset().equals(offset)) {
                 after = true;

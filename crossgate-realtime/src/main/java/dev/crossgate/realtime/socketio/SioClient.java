@@ -147,23 +147,49 @@ final class SioClient implements EngineSocket.Listener {
             // From this node's memory at once, or from the shared store (another node's session) asynchronously; the
             // connect goes on on this session's event loop either way.
             restoring.add(nsp); // a second CONNECT to this namespace meanwhile is ignored
-            recovery.restore(id, nsp, off).whenComplete((restored, err) -> engine.eventLoop().execute(() -> {
-                restoring.remove(nsp);
+            recovery.session(id, nsp).whenComplete((saved, err) -> engine.eventLoop().execute(() -> {
                 if (!engine.isOpen()) {
+                    restoring.remove(nsp);
                     return;
                 }
-                if (err == null && restored != null) {
-                    Recovery.Saved saved = restored.saved();
-                    SioSocket socket = new SioSocket(saved.sid(), ns, this, payload);
-                    socket.recovery(id, true);
-                    socket.data().putAll(saved.data());
-                    for (String room : saved.rooms()) {
-                        socket.join(room);
+                if (err != null || saved == null) {
+                    restoring.remove(nsp);
+                    fresh(ns, payload, recovery);
+                    return;
+                }
+                // The socket is back in its rooms before the missed packets are read, its deliveries held meanwhile: a
+                // broadcast sent while the log is read is then in the log, or held, or both (sent once).
+                SioSocket socket = new SioSocket(saved.sid(), ns, this, payload);
+                socket.recovery(id, true);
+                socket.data().putAll(saved.data());
+                socket.holdDeliveries();
+                ns.register(socket);
+                for (String room : saved.rooms()) {
+                    socket.join(room);
+                }
+                recovery.replay(nsp, off, saved.rooms()).whenComplete((missed, err2) -> engine.eventLoop().execute(() -> {
+                    restoring.remove(nsp);
+                    List<SioSocket.Held> held = socket.releaseDeliveries();
+                    if (!engine.isOpen() || err2 != null || missed == null) {
+                        socket.unregister();
+                        if (engine.isOpen()) {
+                            fresh(ns, payload, recovery);
+                        }
+                        return;
                     }
-                    admit(ns, socket, restored.missed()); // middleware is not run again for a recovered session
-                    return;
-                }
-                fresh(ns, payload, recovery);
+                    List<SioSocket.Encoded> out = new ArrayList<>(missed.size() + held.size());
+                    java.util.Set<String> replayed = new java.util.HashSet<>();
+                    for (Recovery.Replayed r : missed) {
+                        out.add(r.packet());
+                        replayed.add(r.offset());
+                    }
+                    for (SioSocket.Held h : held) {
+                        if (h.offset() == null || !replayed.contains(h.offset())) {
+                            out.add(h.packet());
+                        }
+                    }
+                    admit(ns, socket, out); // middleware is not run again for a recovered session
+                }));
             }));
             return;
         }

@@ -377,6 +377,52 @@ public final class SioSocket {
         return new Encoded(new SioPacket(t, nsp, ackId, a, attachments.size()).encode(), attachments);
     }
 
+    /** A delivery held while a recovered session's missed packets are read: the packet and its offset. */
+    record Held(Encoded packet, String offset) {}
+
+    /** Deliveries held (not null) while this recovered socket's replay is read. */
+    private volatile List<Held> held;
+
+    void holdDeliveries() {
+        held = new ArrayList<>();
+    }
+
+    /** Holds a delivery when this socket is being recovered; false when it is to be sent now. */
+    boolean hold(Encoded e, String offset) {
+        List<Held> h = held;
+        if (h == null) {
+            return false;
+        }
+        synchronized (h) {
+            if (held == null) {
+                return false; // released meanwhile: sent as usual (after the CONNECT, on this session's loop)
+            }
+            h.add(new Held(e, offset));
+            return true;
+        }
+    }
+
+    /** Ends holding; returns what was held, in order. */
+    List<Held> releaseDeliveries() {
+        List<Held> h = held;
+        if (h == null) {
+            return List.of();
+        }
+        synchronized (h) {
+            held = null;
+            return new ArrayList<>(h);
+        }
+    }
+
+    /** A recovered socket that could not be restored after all leaves its rooms and the namespace. */
+    void unregister() {
+        for (String r : rooms()) {
+            namespace.removeFromRoom(r, this);
+        }
+        rooms = null;
+        namespace.removed(this);
+    }
+
     /** The Engine.IO session under this socket. */
     dev.crossgate.realtime.engine.EngineSocket session() {
         return client.engine();
