@@ -264,6 +264,12 @@ public final class ConfigLoader {
         CrossgateConfig.Auth auth = AuthBinding.bind(b, top.section("auth"), profile, def, options.workingDirectory());
         CrossgateConfig.Limits limits = bindLimits(b, top.section("limits"), profile, def);
         CrossgateConfig.Realtime realtime = RealtimeBinding.bind(b, top, top.section("realtime"), profile, def, auth, webSocket, adminEnabled);
+        if (limits.store() == CrossgateConfig.LimitsStore.REDIS && realtime.redis() == null && b.problems().stream()
+                .noneMatch(p -> p.isError() && p.path().equals("realtime.redis.url"))) {
+            b.problem("limits.store", b.sourceOf("limits.store"), "redis",
+                    "limits.store is redis but realtime.redis.url is not set: there is no Redis to share the limits through",
+                    "set realtime.redis.url (CROSSGATE_REALTIME_REDIS_URL), such as redis://127.0.0.1:6379, or limits.store: local");
+        }
 
         b.finish(OTHER_ENV);
         List<ConfigProblem> problems = b.problems();
@@ -331,7 +337,7 @@ public final class ConfigLoader {
     private static CrossgateConfig.Limits bindLimits(Binder b, Section l, Profile profile, Source def) {
         boolean prod = profile == Profile.PROD;
         b.declare(l, "maxConnections", "connectionsPerAddress", "connectionsPerSubject", "newConnectionsPerSecond", "newConnectionsBurst",
-                "requestsPerSecond", "requestBurst", "routes");
+                "requestsPerSecond", "requestBurst", "routes", "store");
         int max = atLeastZero(b, l.integer("maxConnections", 10_000, def), "limits.maxConnections");
         int perAddress = atLeastZero(b, l.integer("connectionsPerAddress", prod ? 256 : 0, def), "limits.connectionsPerAddress");
         int perSubject = atLeastZero(b, l.integer("connectionsPerSubject", prod ? 32 : 0, def), "limits.connectionsPerSubject");
@@ -359,7 +365,16 @@ public final class ConfigLoader {
             b.warn("limits.connectionsPerAddress", b.sourceOf("limits.connectionsPerAddress"), Integer.toString(perAddress),
                     "limits.connectionsPerAddress (" + perAddress + ") is above limits.maxConnections (" + max + ")", "lower it, or raise maxConnections");
         }
-        return new CrossgateConfig.Limits(max, perAddress, perSubject, newPerSecond, Math.max(1, newBurst), List.copyOf(rates));
+        Sourced<String> storeRaw = l.string("store", "local", def);
+        CrossgateConfig.LimitsStore store = CrossgateConfig.LimitsStore.LOCAL;
+        try {
+            store = CrossgateConfig.LimitsStore.valueOf(storeRaw.value().trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException | NullPointerException e) {
+            b.problem("limits.store", storeRaw.source(), String.valueOf(storeRaw.value()),
+                    "limits.store: \"" + storeRaw.value() + "\" (expected: local or redis)",
+                    "use local (each node counts alone, the default) or redis (every node shares the counts through realtime.redis.url)");
+        }
+        return new CrossgateConfig.Limits(max, perAddress, perSubject, newPerSecond, Math.max(1, newBurst), List.copyOf(rates), store);
     }
 
     private static int atLeastZero(Binder b, Sourced<Integer> v, String path) {

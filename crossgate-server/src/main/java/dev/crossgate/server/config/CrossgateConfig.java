@@ -192,9 +192,61 @@ public record CrossgateConfig(
      * @param newConnectionsPerSecond new connections per client address and second (429 limit.rate), in bursts of
      * @param newConnectionsBurst     ... this many
      * @param rates                   request rates per route and client address (429 limit.rate), first matching path wins
+     * @param store                   where the per-subject quota and the request rates are counted: {@code local} (default,
+     *                                per node) or {@code redis} (shared by every node on {@code realtime.redis.url})
      */
     public record Limits(int maxConnections, int connectionsPerAddress, int connectionsPerSubject, int newConnectionsPerSecond,
-                         int newConnectionsBurst, List<RateLimit> rates) {}
+                         int newConnectionsBurst, List<RateLimit> rates, LimitsStore store) {
+        public Limits(int maxConnections, int connectionsPerAddress, int connectionsPerSubject, int newConnectionsPerSecond,
+                      int newConnectionsBurst, List<RateLimit> rates) {
+            this(maxConnections, connectionsPerAddress, connectionsPerSubject, newConnectionsPerSecond, newConnectionsBurst, rates, LimitsStore.LOCAL);
+        }
+    }
+
+    /** Where {@code limits.store} keeps the per-subject quota and the request rates. */
+    public enum LimitsStore {
+        /** In this process: each node counts alone (a user may hold connectionsPerSubject sockets on every node). */
+        LOCAL,
+        /** In Redis ({@code realtime.redis}): every node shares the counts; per node again while Redis is unreachable. */
+        REDIS
+    }
+
+    /**
+     * The Redis that nodes share ({@code realtime.redis}): the Socket.IO Redis adapter's channels, and the limits
+     * when {@code limits.store: redis}. Absent (null) when no URL is set.
+     *
+     * @param url            Lettuce URI syntax: {@code redis://[user:password@]host[:port][/db]}, {@code rediss://} (TLS),
+     *                       {@code redis-sentinel://host:26379[,host2:26379]/db#masterId}; with {@code cluster}, the
+     *                       hosts ({@code redis://h1:6379,h2:6379}) are Cluster seed nodes. A secret (it may carry a
+     *                       password): never printed, see {@link #toString()}
+     * @param cluster        the URL's hosts are Redis Cluster seed nodes (default false)
+     * @param sharded        the sharded Pub/Sub adapter, SPUBLISH/SSUBSCRIBE (Redis 7; default false)
+     * @param key            the channel prefix, as the Node adapter's {@code key} option (default {@code socket.io})
+     * @param requestTimeout how long a command may take before it counts as failed (default 5s)
+     */
+    public record RealtimeRedis(String url, boolean cluster, boolean sharded, String key, Duration requestTimeout) {
+        /** The URL with any user and password replaced, for logs and {@code crossgate check}. */
+        public String redactedUrl() {
+            return redact(url);
+        }
+
+        /** {@code redis://user:secret@host} becomes {@code redis://(not shown)@host}; a URL without user info is unchanged. */
+        public static String redact(String url) {
+            if (url == null) {
+                return null;
+            }
+            int scheme = url.indexOf("://");
+            int from = scheme < 0 ? 0 : scheme + 3;
+            int at = url.lastIndexOf('@');
+            return at < from ? url : url.substring(0, from) + "(not shown)" + url.substring(at);
+        }
+
+        @Override
+        public String toString() {
+            return "RealtimeRedis[url=" + redactedUrl() + ", cluster=" + cluster + ", sharded=" + sharded + ", key=" + key
+                    + ", requestTimeout=" + requestTimeout + "]";
+        }
+    }
 
     /** Requests per second and client address on a path prefix, in bursts of {@code burst}. */
     public record RateLimit(String path, int requestsPerSecond, int burst) {}
@@ -215,10 +267,11 @@ public record CrossgateConfig(
      * @param token          whether a JWT is required at CONNECT (auth payload {@code token}, or the handshake's token sources)
      * @param hooks          the backend's HTTP hooks
      * @param publishToken   the bearer token of the publish API on the admin listener; null turns the API off
+     * @param redis          the Redis shared with other nodes ({@code realtime.redis}), or null when no URL is set
      */
     public record Realtime(boolean enabled, String path, List<String> namespaces, Duration pingInterval, Duration pingTimeout,
                            int maxPayload, long maxBuffered, Duration connectTimeout, String stickyCookie, Duration recovery, TokenMode token,
-                           Hooks hooks, String publishToken) {
+                           Hooks hooks, String publishToken, RealtimeRedis redis) {
         /** Whether a request path is the Socket.IO path (with or without its trailing slash). */
         public boolean covers(String requestPath) {
             return enabled && (requestPath.startsWith(path) || requestPath.equals(path.substring(0, path.length() - 1)));

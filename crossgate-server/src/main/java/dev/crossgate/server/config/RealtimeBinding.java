@@ -20,7 +20,7 @@ final class RealtimeBinding {
     static CrossgateConfig.Realtime bind(Binder b, Section top, Section rt, Profile profile, Source def, CrossgateConfig.Auth auth,
                                          CrossgateConfig.WebSocket webSocket, boolean adminEnabled) {
         b.declare(rt, "enabled", "path", "namespaces", "pingInterval", "pingTimeout", "maxPayload", "maxBuffered", "connectTimeout", "stickyCookie",
-                "recovery", "token", "hooks", "publish");
+                "recovery", "token", "hooks", "publish", "redis");
         // The section's presence in the file turns hosted mode on; enabled: false keeps it written but off.
         boolean enabled = rt.bool("enabled", top.has("realtime"), def).value();
         Sourced<String> rawPath = rt.string("path", "/socket.io/", def);
@@ -120,6 +120,7 @@ final class RealtimeBinding {
                     "realtime.publish.token is set but the admin listener, which serves the publish API, is off",
                     "set admin.enabled: true (and admin.listen to an address your backend reaches)");
         }
+        CrossgateConfig.RealtimeRedis redis = bindRedis(b, rt.section("redis"), def);
         if (enabled && profile == Profile.PROD && token == CrossgateConfig.TokenMode.OFF && connect == null) {
             b.warn("realtime.token", tokenRaw.source(), tokenRaw.value(),
                     "realtime: any page on an allowed origin (and any native client) can connect: neither a token nor a connect hook is required",
@@ -141,7 +142,76 @@ final class RealtimeBinding {
                 recovery.value(), token,
                 new CrossgateConfig.Hooks(connect, event, disconnect, events.value().stream().filter(java.util.Objects::nonNull).toList(),
                         timeout.value(), maxConcurrent, maxQueued, hookSecret.value()),
-                publishToken.value());
+                publishToken.value(), redis);
+    }
+
+    /** The Lettuce URI schemes {@code realtime.redis.url} accepts (Lettuce's {@code RedisURI}: plain, TLS, Sentinel). */
+    static final List<String> REDIS_SCHEMES = List.of("redis", "rediss", "redis-sentinel");
+
+    /**
+     * {@code realtime.redis}: the Redis other nodes share (environment {@code CROSSGATE_REALTIME_REDIS_URL}). The URL is
+     * a secret (it may carry a password): it is recorded and reported with its user info replaced, never as written.
+     */
+    private static CrossgateConfig.RealtimeRedis bindRedis(Binder b, Section r, Source def) {
+        b.declare(r, "url", "cluster", "sharded", "key", "requestTimeout");
+        Sourced<String> raw = r.string("url", null, def);
+        b.settings().remove(b.settings().size() - 1); // recorded below without its password
+        String url = raw.value() == null || raw.value().isBlank() ? null : raw.value().trim();
+        String shown = CrossgateConfig.RealtimeRedis.redact(url);
+        b.record("realtime.redis.url", url == null ? "(none: this node shares nothing through Redis)" : shown, raw.source());
+        boolean cluster = r.bool("cluster", false, def).value();
+        boolean sharded = r.bool("sharded", false, def).value();
+        Sourced<String> key = r.string("key", "socket.io", def);
+        Sourced<Duration> timeout = ConfigLoader.positive(b, r.duration("requestTimeout", Duration.ofSeconds(5), def), "realtime.redis.requestTimeout", "5s");
+        if (key.value() == null || key.value().isBlank() || !key.value().matches("[\\x21-\\x7e]{1,128}")) {
+            b.problem("realtime.redis.key", key.source(), String.valueOf(key.value()),
+                    "realtime.redis.key: \"" + key.value() + "\" is not a channel prefix (expected: 1 to 128 printable ASCII characters, no spaces)",
+                    "use socket.io (the Node adapter's default key), or the key your Node.js nodes pass to createAdapter");
+        }
+        if (url == null) {
+            return null;
+        }
+        String problem = redisUrlProblem(url, cluster);
+        if (problem != null) {
+            b.problem("realtime.redis.url", raw.source(), shown, "realtime.redis.url: \"" + shown + "\" " + problem,
+                    "write redis://host:6379 (rediss:// for TLS, redis-sentinel://host:26379#mymaster for Sentinel, "
+                            + "redis://host1:6379,host2:6379 with cluster: true for Cluster seed nodes)");
+            return null;
+        }
+        return new CrossgateConfig.RealtimeRedis(url, cluster, sharded, key.value(), timeout.value());
+    }
+
+    /** Why Lettuce would not take {@code url}, or null; the reason never repeats the URL (it may hold a password). */
+    static String redisUrlProblem(String url, boolean cluster) {
+        int colon = url.indexOf("://");
+        String scheme = colon <= 0 ? null : url.substring(0, colon).toLowerCase(Locale.ROOT);
+        if (scheme == null || !REDIS_SCHEMES.contains(scheme)) {
+            return "is not a Redis address (expected: a URL starting with redis://, rediss:// or redis-sentinel://)";
+        }
+        if (cluster && scheme.equals("redis-sentinel")) {
+            return "is a Sentinel address, but cluster is true (expected: redis:// or rediss:// seed nodes with cluster)";
+        }
+        try {
+            if (cluster) {
+                // Cluster seeds: the hosts of one URL, comma-separated (Lettuce's RedisClusterURIUtil).
+                if (io.lettuce.core.cluster.RedisClusterURIUtil.toRedisURIs(URI.create(url)).isEmpty()) {
+                    return "names no host";
+                }
+            } else {
+                io.lettuce.core.RedisURI u = io.lettuce.core.RedisURI.create(url);
+                if (scheme.equals("redis-sentinel") ? u.getSentinels().isEmpty() || u.getSentinelMasterId() == null
+                        : u.getHost() == null || u.getHost().isEmpty()) {
+                    return scheme.equals("redis-sentinel") ? "names no Sentinel host or no master id (expected: redis-sentinel://host:26379#mymaster)"
+                            : "names no host";
+                }
+                if (!scheme.equals("redis-sentinel") && url.indexOf(',', colon) >= 0) {
+                    return "names several hosts (expected: one host, or cluster: true for Cluster seed nodes)";
+                }
+            }
+        } catch (RuntimeException e) {
+            return "could not be parsed (" + e.getClass().getSimpleName() + ")";
+        }
+        return null;
     }
 
     /** A hook address: an absolute http(s) URL, or a path on the default upstream. */

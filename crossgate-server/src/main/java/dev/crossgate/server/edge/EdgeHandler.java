@@ -116,7 +116,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
     private boolean admitted;
     private Limits.Address limitSlot;
     /** The authenticated subject's WebSocket slot this connection holds, or null. */
-    private java.util.concurrent.atomic.AtomicInteger subjectSlot;
+    private Limits.SubjectSlot subjectSlot;
 
     // ---------------------------------------------------------------- reading
 
@@ -473,21 +473,32 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
     }
 
     @Override
-    public void holdSubjectSlot(java.util.concurrent.atomic.AtomicInteger slot) {
+    public void holdSubjectSlot(Limits.SubjectSlot slot) {
         subjectSlot = slot;
     }
 
     @Override
-    public void resume(Exchange ex, Runnable r) {
-        ctx.executor().execute(() -> {
-            if (current == ex && ctx.channel().isActive()) {
-                try {
-                    r.run();
-                } catch (RuntimeException e) {
-                    internalError(ex, e);
+    public void resume(Exchange ex, Runnable r, Runnable dropped) {
+        try {
+            ctx.executor().execute(() -> {
+                if (current == ex && ctx.channel().isActive()) {
+                    try {
+                        r.run();
+                    } catch (RuntimeException e) {
+                        internalError(ex, e);
+                    }
+                    if (current == ex && ctx.channel().isActive()) {
+                        process(); // a body that arrived while the check was out waits in the queue for the stage that now takes it
+                    }
+                } else if (dropped != null) {
+                    dropped.run();
                 }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            if (dropped != null) {
+                dropped.run(); // the event loop is shutting down
             }
-        });
+        }
     }
 
     @Override

@@ -47,7 +47,7 @@ public final class EdgeServer implements AutoCloseable {
         Shared(CrossgateConfig config, AccessLog accessLog) {
             this.config = config;
             this.auth = new dev.crossgate.server.auth.Authenticator(config.auth());
-            this.limits = new dev.crossgate.server.limits.Limits(config.limits());
+            this.limits = new dev.crossgate.server.limits.Limits(config, metrics); // per node, or shared through Redis (limits.store)
             this.hub = config.realtime().enabled() ? new dev.crossgate.server.realtime.Hub(config, auth, limits, metrics) : null;
             List<UpstreamGroup> gs = new ArrayList<>();
             for (CrossgateConfig.ProxyRoute r : config.routes()) {
@@ -305,6 +305,7 @@ public final class EdgeServer implements AutoCloseable {
         }
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+        shared.limits.close(); // gives this node's leases in the shared store back
     }
 
     @Override

@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The request path: the stages one request passes, in order, listed in {@link #run}. Each stage reads the canonical
@@ -55,10 +54,15 @@ final class RequestStages {
         Limits.Refusal connectionRefusal();
 
         /** Keeps an authenticated subject's WebSocket slot with the connection (released when it ends). */
-        void holdSubjectSlot(AtomicInteger slot);
+        void holdSubjectSlot(Limits.SubjectSlot slot);
 
         /** Runs {@code r} on the connection's event loop while {@code ex} is still its exchange (an asynchronous check resuming). */
-        void resume(Exchange ex, Runnable r);
+        default void resume(Exchange ex, Runnable r) {
+            resume(ex, r, null);
+        }
+
+        /** As {@link #resume(Exchange, Runnable)}; {@code dropped} (if not null) runs instead when the exchange is gone. */
+        void resume(Exchange ex, Runnable r, Runnable dropped);
 
         /** The listener's own scheme (http, or https with TLS) and its default port. */
         String scheme();
@@ -95,11 +99,11 @@ final class RequestStages {
             webSocket(c, req, ex, canon);         // 9. WebSocket: handshake, Origin, rate, token, per-user slot, upstream
             return;
         }
-        if (corsAnswered(c, ex)                   // 10. preflights answered, refused cross-origin requests stopped
-                || rateLimited(c, ex)) {          // 11. the route's request rate per client address (429)
+        if (corsAnswered(c, ex)) {                // 10. preflights answered, refused cross-origin requests stopped
             return;
         }
-        authenticated(c, req, ex, () -> forward(c, req, ex, canon)); // 12. the token where required; 13. the upstream
+        rateChecked(c, ex, () ->                  // 11. the route's request rate per client address (429)
+                authenticated(c, req, ex, () -> forward(c, req, ex, canon))); // 12. the token where required; 13. the upstream
     }
 
     // ---------------------------------------------------------------- the stages
@@ -206,18 +210,20 @@ final class RequestStages {
         } else if (corsAnswered(c, ex)) {
             return;
         }
-        if (!new io.netty.handler.codec.http.QueryStringDecoder(req.uri()).parameters().containsKey("sid")) { // as the engine parses it
-            if (rateLimited(c, ex)) {
+        Runnable toHub = () -> {
+            if (canon.framing == CanonicalRequest.Framing.LENGTH && canon.contentLength > config.realtime().maxPayload()) {
+                ex.closeAfter = true;
+                c.answer(ex, Reason.BODY_TOO_LARGE.status(), Reason.BODY_TOO_LARGE.code(),
+                        "the body is larger than realtime.maxPayload (" + config.realtime().maxPayload() + " bytes)");
                 return;
             }
+            c.realtime(req, ex, canon.hasBody());
+        };
+        if (!new io.netty.handler.codec.http.QueryStringDecoder(req.uri()).parameters().containsKey("sid")) { // as the engine parses it
+            rateChecked(c, ex, toHub);
+        } else {
+            toHub.run();
         }
-        if (canon.framing == CanonicalRequest.Framing.LENGTH && canon.contentLength > config.realtime().maxPayload()) {
-            ex.closeAfter = true;
-            c.answer(ex, Reason.BODY_TOO_LARGE.status(), Reason.BODY_TOO_LARGE.code(),
-                    "the body is larger than realtime.maxPayload (" + config.realtime().maxPayload() + " bytes)");
-            return;
-        }
-        c.realtime(req, ex, canon.hasBody());
     }
 
     /**
@@ -227,10 +233,38 @@ final class RequestStages {
      * Then the request rate, the token, the subject's WebSocket quota, and the upstream on a new connection.
      */
     void webSocket(Connection c, HttpRequest req, Exchange ex, CanonicalRequest canon) {
-        if (webSocketRefused(c, req, ex, canon, shared.auth.required(ex.path)) || rateLimited(c, ex)) {
+        if (webSocketRefused(c, req, ex, canon, shared.auth.required(ex.path))) {
             return;
         }
-        authenticated(c, req, ex, () -> forwardWebSocket(c, req, ex));
+        rateChecked(c, ex, () -> authenticated(c, req, ex, () -> subjectSlotHeld(c, ex, () -> forwardWebSocket(c, req, ex))));
+    }
+
+    /**
+     * The subject's WebSocket quota ({@code limits.connectionsPerSubject}): runs {@code next} holding a slot, or answers
+     * 429 limit.connections. With {@code limits.store: redis} the answer comes from Redis and resumes on the
+     * connection's event loop; a slot whose connection went meanwhile is given back.
+     */
+    void subjectSlotHeld(Connection c, Exchange ex, Runnable next) {
+        String subject = ex.auth == null ? null : ex.auth.subject();
+        if (subject == null || !shared.limits.subjectLimited()) {
+            next.run();
+            return;
+        }
+        java.util.concurrent.CompletableFuture<Limits.SubjectSlot> f = shared.limits.reserveSubject(subject);
+        if (f.isDone()) {
+            afterSubjectSlot(c, ex, f.getNow(null), subject, next);
+            return;
+        }
+        f.whenComplete((slot, err) -> c.resume(ex, () -> afterSubjectSlot(c, ex, slot, subject, next), () -> shared.limits.release(slot)));
+    }
+
+    private void afterSubjectSlot(Connection c, Exchange ex, Limits.SubjectSlot slot, String subject, Runnable next) {
+        if (slot == null) {
+            refuse(c, ex, shared.limits.subjectRefusal(subject));
+            return;
+        }
+        c.holdSubjectSlot(slot);
+        next.run();
     }
 
     /**
@@ -281,15 +315,6 @@ final class RequestStages {
     }
 
     private void forwardWebSocket(Connection c, HttpRequest req, Exchange ex) {
-        String subject = ex.auth == null ? null : ex.auth.subject();
-        if (subject != null && shared.limits.subjectLimited()) {
-            AtomicInteger slot = shared.limits.reserveSubject(subject);
-            if (slot == null) {
-                refuse(c, ex, shared.limits.subjectRefusal(subject));
-                return;
-            }
-            c.holdSubjectSlot(slot);
-        }
         rewriteForUpstream(req, ex, CanonicalRequest.Framing.NONE, 0);
         req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         req.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
@@ -378,14 +403,26 @@ final class RequestStages {
         return false;
     }
 
-    /** Stage 11: the route's request rate per client address (429 with Retry-After). */
-    boolean rateLimited(Connection c, Exchange ex) {
-        Limits.Refusal rate = shared.limits.request(ex.path, ex.clientAddress);
-        if (rate == null) {
-            return false;
+    /**
+     * Stage 11: the route's request rate per client address (429 with Retry-After); runs {@code next} when the request
+     * may pass. Per node the answer is immediate; with {@code limits.store: redis} it resumes on the connection's event
+     * loop (requests behind it wait, as they wait for any exchange).
+     */
+    void rateChecked(Connection c, Exchange ex, Runnable next) {
+        java.util.concurrent.CompletableFuture<Limits.Refusal> f = shared.limits.request(ex.path, ex.clientAddress);
+        if (f.isDone()) {
+            afterRate(c, ex, f.getNow(null), next);
+            return;
         }
-        refuse(c, ex, rate);
-        return true;
+        f.whenComplete((rate, err) -> c.resume(ex, () -> afterRate(c, ex, rate, next)));
+    }
+
+    private void afterRate(Connection c, Exchange ex, Limits.Refusal rate, Runnable next) {
+        if (rate != null) {
+            refuse(c, ex, rate);
+            return;
+        }
+        next.run();
     }
 
     /**

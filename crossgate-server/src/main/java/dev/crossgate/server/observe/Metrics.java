@@ -95,6 +95,11 @@ public final class Metrics {
                 .description("WebSocket tunnels closed, by why").tag("why", r).register(registry)).increment();
     }
 
+    /** A check of the shared limits store ({@code limits.store: redis}) that Redis did not answer: the node's own count decided. */
+    public void limitStoreFallback(String check) {
+        count("crossgate.limits.store.fallbacks", "Limit checks decided per node because the shared store (Redis) did not answer", "check", check);
+    }
+
     public AtomicInteger openConnections() {
         return openConnections;
     }

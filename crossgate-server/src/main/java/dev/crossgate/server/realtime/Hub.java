@@ -68,10 +68,10 @@ public final class Hub {
     private final List<Map.Entry<String, Pattern>> patterns = new ArrayList<>();
 
     private static final class SessionSlot {
-        final AtomicInteger slot;
+        final Limits.SubjectSlot slot;
         int sockets;
 
-        SessionSlot(AtomicInteger slot) {
+        SessionSlot(Limits.SubjectSlot slot) {
             this.slot = slot;
         }
     }
@@ -243,12 +243,25 @@ public final class Hub {
         admitWithin(s, m, next);
     }
 
-    /** The last step: the per-user quota, then the socket is admitted. */
+    /**
+     * The last step: the per-user quota, then the socket is admitted. With {@code limits.store: redis} the quota's
+     * answer comes from Redis; the admission then goes on on the socket's event loop.
+     */
     private void admitWithin(SioSocket s, Member m, Consumer<Handlers.ConnectError> next) {
-        if (m.user != null && limits.subjectLimited() && !holdSlot(s, m)) {
-            refuse(next, "limit.connections", limits.subjectRefusal(m.user).message(), null);
+        if (m.user == null || !limits.subjectLimited()) {
+            admitted(s, m, next);
             return;
         }
+        holdSlot(s, m, held -> {
+            if (!held) {
+                refuse(next, "limit.connections", limits.subjectRefusal(m.user).message(), null);
+                return;
+            }
+            admitted(s, m, next);
+        });
+    }
+
+    private void admitted(SioSocket s, Member m, Consumer<Handlers.ConnectError> next) {
         members.put(s, m);
         next.accept(null);
         // The admission runs next on this loop; if the client left meanwhile, what was reserved is given back.
@@ -310,10 +323,15 @@ public final class Hub {
         Member m = new Member();
         m.user = s.data().get("user") instanceof String u ? u : null;
         m.expiresAtMillis = s.data().get("tokenExpires") instanceof Long l ? l : 0;
-        if (m.user != null && limits.subjectLimited()) {
-            holdSlot(s, m); // cannot be refused any more: counted when there is room
-        }
         members.put(s, m);
+        if (m.user != null && limits.subjectLimited()) {
+            // Cannot be refused any more: counted when there is room; given back if the socket left while Redis answered.
+            holdSlot(s, m, held -> {
+                if (held && !members.containsKey(s)) {
+                    release(m);
+                }
+            });
+        }
         return m;
     }
 
@@ -333,21 +351,51 @@ public final class Hub {
         }
     }
 
-    /** Takes (or shares) the slot of this socket's connection and user; false when the user is at the quota. */
-    private boolean holdSlot(SioSocket s, Member m) {
+    /**
+     * Takes (or shares) the slot of this socket's connection and user, then tells {@code done} on the socket's event
+     * loop: false when the user is at the quota. A slot that arrives after another socket of the same connection took
+     * one meanwhile is given back, and the socket shares that one.
+     */
+    private void holdSlot(SioSocket s, Member m, Consumer<Boolean> done) {
         String key = s.sessionId() + "\u0000" + m.user;
+        if (share(key, m)) {
+            done.accept(true);
+            return;
+        }
+        CompletableFuture<Limits.SubjectSlot> f = limits.reserveSubject(m.user);
+        if (f.isDone()) {
+            done.accept(took(key, m, f.getNow(null)));
+            return;
+        }
+        f.whenComplete((slot, err) -> {
+            try {
+                s.eventLoop().execute(() -> done.accept(took(key, m, slot)));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                limits.release(slot); // the server is closing
+            }
+        });
+    }
+
+    private boolean share(String key, Member m) {
         SessionSlot h = slots.get(key);
         if (h == null) {
-            AtomicInteger slot = limits.reserveSubject(m.user);
-            if (slot == null) {
-                return false;
-            }
-            h = new SessionSlot(slot);
-            slots.put(key, h);
+            return false;
         }
         h.sockets++;
         m.slotKey = key;
         return true;
+    }
+
+    private boolean took(String key, Member m, Limits.SubjectSlot slot) {
+        if (share(key, m)) {
+            limits.release(slot);
+            return true;
+        }
+        if (slot == null) {
+            return false;
+        }
+        slots.put(key, new SessionSlot(slot));
+        return share(key, m);
     }
 
     private void release(Member m) {

@@ -197,13 +197,15 @@ class ConfigFuzzTest {
                                 "audience", List.of("you"), "clockSkew", "30s", "jwksMinRefresh", "30s")),
                 "limits", map("maxConnections", 100, "connectionsPerAddress", 10, "connectionsPerSubject", 5, "newConnectionsPerSecond", 10,
                         "newConnectionsBurst", 20, "requestsPerSecond", 50, "requestBurst", 100,
-                        "routes", List.of(map("path", "/login", "requestsPerSecond", 1, "burst", 2))),
+                        "routes", List.of(map("path", "/login", "requestsPerSecond", 1, "burst", 2)), "store", "redis"),
                 "realtime", map("enabled", true, "path", "/socket.io/", "namespaces", List.of("/"), "pingInterval", "25s",
                         "pingTimeout", "20s", "maxPayload", "1MB", "maxBuffered", "16MB", "connectTimeout", "45s", "stickyCookie", "io",
                         "recovery", "0s", "token", "required",
                         "hooks", map("connect", "/rt/connect", "event", "/rt/event", "disconnect", "/rt/disconnect", "events", List.of("*"),
                                 "timeout", "5s", "maxConcurrent", 64, "maxQueued", 1024, "secret", "hook-secret"),
-                        "publish", map("token", "abcdefghijklmnopqrstuvwxyz0123")));
+                        "publish", map("token", "abcdefghijklmnopqrstuvwxyz0123"),
+                        "redis", map("url", "redis://:redis-password@127.0.0.1:6379/0", "cluster", false, "sharded", false, "key", "socket.io",
+                                "requestTimeout", "5s")));
     }
 
     private static Map<String, Object> map(Object... kv) {
