@@ -339,7 +339,11 @@ public final class RedisAdapter implements Adapter {
         return room.length() == 20;
     }
 
-    /** Records a subscription and makes it now when connected (waiting, bounded, so that messages sent next are seen). */
+    /**
+     * Records a subscription and makes it now when connected. Off an event loop (a server being built) it waits for
+     * Redis's confirmation, bounded, so that what is sent next is seen; on an event loop (a room created by a join, a
+     * dynamic namespace) it does not wait, as the Node adapter does not.
+     */
     private void subscribe(Set<String> kind, String channel) {
         kind.add(channel);
         StatefulRedisPubSubConnection<byte[], byte[]> c = sub;
@@ -347,7 +351,10 @@ public final class RedisAdapter implements Adapter {
             return;
         }
         byte[] ch = bytes(channel);
-        await(kind == patterns ? c.async().psubscribe(ch) : kind == plain ? c.async().subscribe(ch) : c.async().ssubscribe(ch));
+        var f = kind == patterns ? c.async().psubscribe(ch) : kind == plain ? c.async().subscribe(ch) : c.async().ssubscribe(ch);
+        if (!(Thread.currentThread() instanceof io.netty.util.concurrent.FastThreadLocalThread)) {
+            await(f);
+        }
     }
 
     private void await(io.lettuce.core.RedisFuture<?> f) {

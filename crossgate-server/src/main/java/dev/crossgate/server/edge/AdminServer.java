@@ -81,15 +81,20 @@ final class AdminServer {
             }
             if (publish != null && dev.crossgate.server.realtime.PublishApi.covers(path)) {
                 byte[] body = io.netty.buffer.ByteBufUtil.getBytes(req.content());
-                var a = publish.handle(req.method().name(), req.uri(), req.headers().get(HttpHeaderNames.AUTHORIZATION), body);
-                if (a.json() != null) {
-                    ResponseWriter.writeBody(ctx, ex, a.status(), "application/json", a.json(), head);
-                } else {
-                    if (a.status() == 401) {
-                        ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-publish\""};
-                    }
-                    ResponseWriter.writeLocal(ctx, ex, a.status(), a.reason(), a.message(), head);
-                }
+                publish.handleAsync(req.method().name(), req.uri(), req.headers().get(HttpHeaderNames.AUTHORIZATION), body)
+                        .whenComplete((a, err) -> ctx.executor().execute(() -> {
+                            if (err != null) {
+                                ResponseWriter.writeLocal(ctx, ex, 500, "realtime.publish_failed", "the publish API failed: "
+                                        + String.valueOf(err.getMessage()).lines().findFirst().orElse(""), head);
+                            } else if (a.json() != null) {
+                                ResponseWriter.writeBody(ctx, ex, a.status(), "application/json", a.json(), head);
+                            } else {
+                                if (a.status() == 401) {
+                                    ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-publish\""};
+                                }
+                                ResponseWriter.writeLocal(ctx, ex, a.status(), a.reason(), a.message(), head);
+                            }
+                        }));
                 return;
             }
             switch (path) {
@@ -97,8 +102,19 @@ final class AdminServer {
                 case "/healthz" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", "{\"status\":\"ok\"}\n", head);
                 case "/readyz" -> {
                     boolean ready = !shared.draining.get();
+                    // With realtime.redis, the cluster link is told too. A node whose Redis is down still serves its own
+                    // clients, and every node shares that Redis: taking them all out of rotation would help no one, so
+                    // the status stays ready and "redis" says "down" (the metric crossgate_realtime_cluster_connected too).
+                    String cluster = "";
+                    if (shared.hub != null && shared.hub.cluster() != null) {
+                        var c = shared.hub.cluster();
+                        cluster = ",\"redis\":\"" + (c.stats().connected() ? "connected" : "down") + "\"";
+                        if (!c.stats().connected() && c.lastError() != null) {
+                            cluster += ",\"redisProblem\":" + new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(c.lastError());
+                        }
+                    }
                     ResponseWriter.writeBody(ctx, ex, ready ? 200 : 503, "application/json",
-                            ready ? "{\"status\":\"ready\"}\n" : "{\"status\":\"draining\"}\n", head);
+                            "{\"status\":\"" + (ready ? "ready" : "draining") + "\"" + cluster + "}\n", head);
                 }
                 default -> ResponseWriter.writeLocal(ctx, ex, 404, Reason.NOT_FOUND.code(), Reason.NOT_FOUND.message(), head);
             }

@@ -54,6 +54,8 @@ public final class Hub {
 
     private final CrossgateConfig.Realtime config;
     private final SocketIoServer io;
+    /** The cluster adapter ({@code realtime.redis}), or null when this node is alone. */
+    private final dev.crossgate.realtime.redis.RedisAdapter redis;
     private final Authenticator auth;
     private final Limits limits;
     private final Metrics metrics;
@@ -112,6 +114,15 @@ public final class Hub {
         if (!this.config.recovery().isZero()) {
             b.connectionStateRecovery(this.config.recovery());
         }
+        this.redis = this.config.redis() == null ? null : joinCluster(this.config.redis(), metrics);
+        if (redis != null) {
+            // One cluster with every node on this Redis, Crossgate or Node.js (@socket.io/redis-adapter's wire format),
+            // and with backends using a Socket.IO Redis emitter; recovery kept there, so sessions survive a node.
+            b.adapter(redis).requestTimeout(this.config.redis().requestTimeout());
+            if (!this.config.recovery().isZero()) {
+                b.recoveryStore(redis.recoveryStore());
+            }
+        }
         this.io = b.build();
         boolean main = false;
         for (String name : this.config.namespaces()) {
@@ -128,6 +139,43 @@ public final class Hub {
         }
         metrics.gauge("crossgate.realtime.sessions", "Engine.IO sessions open (hosted mode)", () -> io.engine().sessionCount());
         metrics.gauge("crossgate.realtime.sockets", "Socket.IO sockets connected, over all namespaces (hosted mode)", connected::get);
+    }
+
+    /**
+     * The Redis adapter for {@code realtime.redis}: it starts even while Redis is down (this node then serves its own
+     * clients, and joins the cluster when Redis is back); every change of state is one log line, and the metrics say
+     * what was published, received and lost.
+     */
+    private static dev.crossgate.realtime.redis.RedisAdapter joinCluster(CrossgateConfig.RealtimeRedis r, Metrics metrics) {
+        // Lettuce's own reconnect chatter (multi-line, through java.util.logging) stays out of the log: the adapter's
+        // one-line state changes below say the same.
+        LETTUCE_LOG.setLevel(java.util.logging.Level.OFF);
+        var mode = r.sharded() ? dev.crossgate.realtime.redis.RedisAdapter.Mode.SHARDED : dev.crossgate.realtime.redis.RedisAdapter.Mode.CLASSIC;
+        var adapter = dev.crossgate.realtime.redis.RedisAdapter.connect(r.url(), mode, r.key(), r.requestTimeout());
+        adapter.onStateChange((up, detail) -> System.err.println("crossgate: realtime.redis: " + detail
+                + (up ? "" : " (this node's clients are still served; publishes to other nodes are counted in crossgate_realtime_cluster_lost_total)")));
+        if (!adapter.stats().connected()) {
+            System.err.println("crossgate: realtime.redis: cannot reach " + adapter.address() + " (" + adapter.lastError()
+                    + "); serving this node's clients alone and retrying");
+        } else {
+            System.err.println("crossgate: realtime.redis: joined the cluster on " + adapter.address() + " (" + mode.name().toLowerCase(java.util.Locale.ROOT)
+                    + " adapter, key " + r.key() + ")");
+        }
+        metrics.gauge("crossgate.realtime.cluster.connected", "1 while the realtime Redis adapter is connected", () -> adapter.stats().connected() ? 1 : 0);
+        metrics.gauge("crossgate.realtime.cluster.published", "Messages published to the other nodes through Redis", () -> adapter.stats().published());
+        metrics.gauge("crossgate.realtime.cluster.received", "Messages received from the other nodes through Redis", () -> adapter.stats().received());
+        metrics.gauge("crossgate.realtime.cluster.lost", "Messages for the other nodes that could not be published (Redis down or refusing)",
+                () -> adapter.stats().lost());
+        metrics.gauge("crossgate.realtime.cluster.request.timeouts", "Cluster requests (fetchSockets, serverSideEmit with acks) some node did not answer in time",
+                () -> adapter.stats().requestTimeouts());
+        return adapter;
+    }
+
+    private static final java.util.logging.Logger LETTUCE_LOG = java.util.logging.Logger.getLogger("io.lettuce");
+
+    /** The cluster adapter's state for /readyz: null without one. */
+    public dev.crossgate.realtime.redis.RedisAdapter cluster() {
+        return redis;
     }
 
     /** {@code /rooms-*} becomes a pattern where * matches any characters. */
@@ -150,9 +198,17 @@ public final class Hub {
         return io;
     }
 
-    /** Ends every session (a drain), waiting up to 2 s for them to end as a server close before connections go. */
+    /**
+     * Ends every session (a drain), waiting up to 2 s for them to end as a server close before connections go. With
+     * recovery kept in Redis, the sessions are handed over: each is saved there (up to 2 s more) before this node
+     * leaves the cluster, so its clients recover their id, rooms and missed messages on another node.
+     */
     public void close() {
         io.engine().closeAll(java.time.Duration.ofSeconds(2));
+        if (redis != null) {
+            io.flushRecovery(java.time.Duration.ofSeconds(2));
+            io.closeAdapter();
+        }
     }
 
     // ---------------------------------------------------------------- CONNECT
@@ -597,11 +653,15 @@ public final class Hub {
         return null;
     }
 
-    /** The sockets of a namespace (of one room when {@code room} is not null), as the publish API lists them. */
-    ObjectNode list(String namespace, String room) {
+    /**
+     * The sockets of a namespace (of one room when {@code room} is not null), as the publish API lists them: this
+     * node's, and with {@code realtime.redis} every other node's (fetchSockets through the adapter; a node that does not
+     * answer in time leaves the list marked {@code "complete": false}). Null when the namespace is unknown.
+     */
+    CompletableFuture<ObjectNode> list(String namespace, String room) {
         Namespace ns = namespaceFor(namespace);
         if (ns == null) {
-            return null;
+            return CompletableFuture.completedFuture(null);
         }
         List<SioSocket> sockets = room == null ? ns.fetchSockets() : ns.to(room).sockets();
         ObjectNode out = NODES.objectNode();
@@ -628,9 +688,42 @@ public final class Hub {
             if (s.data().get("data") != null) {
                 o.set("data", Payloads.toJson(s.data().get("data")));
             }
+            if (redis != null) {
+                o.put("node", "this");
+            }
         }
-        out.put("count", list.size());
-        return out;
+        if (redis == null) {
+            out.put("count", list.size());
+            return CompletableFuture.completedFuture(out);
+        }
+        var target = dev.crossgate.realtime.socketio.Adapter.Target.of(room == null ? Set.of() : Set.of(room), Set.of());
+        return redis.fetchSockets(ns.name(), target, config.redis().requestTimeout()).handle((remote, err) -> {
+            if (err != null) {
+                out.put("complete", false);
+                out.put("problem", "another node did not answer in time: " + String.valueOf(err.getMessage()).lines().findFirst().orElse(""));
+            } else {
+                out.put("complete", true);
+                for (dev.crossgate.realtime.socketio.Adapter.SocketInfo r : remote) {
+                    ObjectNode o = list.addObject();
+                    o.put("id", r.id());
+                    if (r.data().get("user") instanceof String u) {
+                        o.put("user", u);
+                    } else {
+                        o.putNull("user");
+                    }
+                    ArrayNode rooms = o.putArray("rooms");
+                    r.rooms().forEach(rooms::add);
+                    o.putNull("transport");
+                    o.put("address", String.valueOf(r.handshake().getOrDefault("address", "")));
+                    if (r.data().get("data") != null) {
+                        o.set("data", Payloads.toJson(r.data().get("data")));
+                    }
+                    o.put("node", "other");
+                }
+            }
+            out.put("count", list.size());
+            return out;
+        });
     }
 
     // ---------------------------------------------------------------- hook bodies

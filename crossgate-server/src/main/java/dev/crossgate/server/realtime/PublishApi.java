@@ -38,6 +38,20 @@ public final class PublishApi {
         return path.startsWith(PREFIX);
     }
 
+    /** Answers a publish API request; listing the sockets of a cluster waits for the other nodes (bounded). */
+    public java.util.concurrent.CompletableFuture<Answer> handleAsync(String method, String uri, String authorization, byte[] body) {
+        String path = new QueryStringDecoder(uri).path();
+        if (token != null && authorized(authorization) && path.equals("/realtime/sockets") && (method.equals("GET") || method.equals("HEAD"))) {
+            var q = new QueryStringDecoder(uri).parameters();
+            String ns = first(q.get("namespace"), "/");
+            String room = first(q.get("room"), null);
+            return hub.list(ns, room).thenApply(out -> out == null
+                    ? new Answer(404, null, "realtime.namespace_unknown", "no namespace " + ns + " (realtime.namespaces)")
+                    : new Answer(200, out.toString() + "\n", null, null));
+        }
+        return java.util.concurrent.CompletableFuture.completedFuture(handle(method, uri, authorization, body));
+    }
+
     public Answer handle(String method, String uri, String authorization, byte[] body) {
         String path = new QueryStringDecoder(uri).path();
         if (token == null) {
@@ -64,6 +78,10 @@ public final class PublishApi {
                 }
                 ObjectNode out = HookClient.JSON.createObjectNode();
                 out.put("sockets", r.sockets());
+                if (hub.cluster() != null) {
+                    // "sockets" counts this node's; the other nodes deliver the same emit through Redis.
+                    out.put("cluster", true);
+                }
                 return new Answer(200, out.toString() + "\n", null, null);
             }
             case "/realtime/sockets" -> {
@@ -73,7 +91,7 @@ public final class PublishApi {
                 var q = new QueryStringDecoder(uri).parameters();
                 String ns = first(q.get("namespace"), "/");
                 String room = first(q.get("room"), null);
-                ObjectNode out = hub.list(ns, room);
+                ObjectNode out = hub.list(ns, room).join();
                 if (out == null) {
                     return new Answer(404, null, "realtime.namespace_unknown", "no namespace " + ns + " (realtime.namespaces)");
                 }
