@@ -131,6 +131,14 @@ public final class Metrics {
         count("crossgate.accept.errors", "Failed accepts (out of descriptors, for example); accepting pauses, then resumes", "listener", listener);
     }
 
+    /**
+     * Registers a counter whose running total is read from {@code source} ({@code <name>_total} in Prometheus). Micrometer
+     * holds {@code source} weakly: it must be an object its owner keeps (not a lambda made for the call).
+     */
+    public <T> void functionCounter(String name, String description, T source, java.util.function.ToDoubleFunction<T> total) {
+        io.micrometer.core.instrument.FunctionCounter.builder(name, source, total).description(description).register(registry);
+    }
+
     /** Registers a gauge read from {@code value}, with tags given as name, value pairs. */
     public void gauge(String name, String description, Supplier<Number> value, String... tags) {
         Gauge.builder(name, value).description(description).tags(tags).register(registry);

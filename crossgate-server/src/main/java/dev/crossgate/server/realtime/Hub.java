@@ -162,12 +162,13 @@ public final class Hub {
                     + " adapter, key " + r.key() + ")");
         }
         metrics.gauge("crossgate.realtime.cluster.connected", "1 while the realtime Redis adapter is connected", () -> adapter.stats().connected() ? 1 : 0);
-        metrics.gauge("crossgate.realtime.cluster.published", "Messages published to the other nodes through Redis", () -> adapter.stats().published());
-        metrics.gauge("crossgate.realtime.cluster.received", "Messages received from the other nodes through Redis", () -> adapter.stats().received());
-        metrics.gauge("crossgate.realtime.cluster.lost", "Messages for the other nodes that could not be published (Redis down or refusing)",
-                () -> adapter.stats().lost());
-        metrics.gauge("crossgate.realtime.cluster.request.timeouts", "Cluster requests (fetchSockets, serverSideEmit with acks) some node did not answer in time",
-                () -> adapter.stats().requestTimeouts());
+        // The adapter itself is the counters' source: the hub keeps it (Micrometer holds it weakly).
+        metrics.functionCounter("crossgate.realtime.cluster.published", "Messages published to the other nodes through Redis", adapter, x -> x.stats().published());
+        metrics.functionCounter("crossgate.realtime.cluster.received", "Messages received from the other nodes through Redis", adapter, x -> x.stats().received());
+        metrics.functionCounter("crossgate.realtime.cluster.lost",
+                "Messages for the other nodes (and recovery records) that could not be written to Redis (down or refusing)", adapter, x -> x.stats().lost());
+        metrics.functionCounter("crossgate.realtime.cluster.request.timeouts",
+                "Cluster requests (fetchSockets, serverSideEmit with acks) some node did not answer in time", adapter, x -> x.stats().requestTimeouts());
         return adapter;
     }
 
