@@ -230,4 +230,44 @@ class RedisAdapterTest {
             return onA.texts("news").contains("joined");
         });
     }
+
+    /** A Redis Sentinel address ({@code redis-sentinel://host:port#master}): the adapter finds the master through it. */
+    @org.junit.jupiter.api.Test
+    void aSentinelAddressFindsTheMaster() throws Exception {
+        java.nio.file.Path d = java.nio.file.Files.createTempDirectory("crossgate-sentinel");
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        java.nio.file.Path conf = d.resolve("sentinel.conf");
+        java.nio.file.Files.writeString(conf, "port " + port + "\nbind 127.0.0.1\ndir " + d + "\nsentinel monitor mymaster 127.0.0.1 " + redis.port()
+                + " 1\nsentinel down-after-milliseconds mymaster 5000\n");
+        Process sentinel = new ProcessBuilder("/usr/bin/redis-sentinel", conf.toString()).redirectErrorStream(true)
+                .redirectOutput(d.resolve("sentinel.log").toFile()).start();
+        try {
+            String url = "redis-sentinel://127.0.0.1:" + port + "#mymaster";
+            // The sentinel answers once it has loaded its configuration: poll for it (bounded).
+            await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> {
+                try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                    return true;
+                }
+            });
+            RedisAdapter one = RedisAdapter.connect(url, RedisAdapter.Mode.CLASSIC, "sentinel", Duration.ofSeconds(3));
+            RedisAdapter two = RedisAdapter.connect(url, RedisAdapter.Mode.CLASSIC, "sentinel", Duration.ofSeconds(3));
+            SocketIoServer a = SocketIoServer.builder().adapter(one).build();
+            SocketIoServer b = SocketIoServer.builder().adapter(two).build();
+            servers.add(a);
+            servers.add(b);
+            assertThat(one.address()).isEqualTo("redis-sentinel://127.0.0.1:" + port + "#mymaster");
+            await().atMost(Duration.ofSeconds(20)).until(() -> one.stats().connected() && a.adapter().serverCount("/").get() == 2);
+            RealtimeHttpServer hb = b.listen("127.0.0.1", 0);
+            https.add(hb);
+            Client onB = client(hb, "");
+            a.of("/").emit("news", "through-sentinel-master");
+            await().atMost(Duration.ofSeconds(10)).until(() -> onB.texts("news").contains("through-sentinel-master"));
+        } finally {
+            sentinel.destroy();
+            sentinel.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
 }
