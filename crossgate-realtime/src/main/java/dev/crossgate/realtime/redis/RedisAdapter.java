@@ -78,11 +78,15 @@ public final class RedisAdapter implements Adapter {
     private final Duration requestTimeout;
     private final String uid;
     private final io.lettuce.core.resource.ClientResources resources;
-    private final RedisClient client;
+    /** A RedisClient (one server, or Sentinel), or a RedisClusterClient (Redis Cluster seed nodes). */
+    private final io.lettuce.core.AbstractRedisClient client;
+    private final boolean cluster;
     private final RedisURI uri;
     /** The connections, null until Redis was first reached (a node may start while Redis is down). */
-    private volatile StatefulRedisConnection<byte[], byte[]> pub;
+    private volatile io.lettuce.core.api.StatefulConnection<byte[], byte[]> pub;
     private volatile StatefulRedisPubSubConnection<byte[], byte[]> sub;
+    /** The commands of {@code pub}: a single server's and a cluster's share this interface. */
+    private volatile io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands<byte[], byte[]> cmd;
     /** What this node subscribes to, so that a connection made later (or again) subscribes to all of it. */
     private final Set<String> patterns = ConcurrentHashMap.newKeySet();
     private final Set<String> plain = ConcurrentHashMap.newKeySet();
@@ -124,9 +128,10 @@ public final class RedisAdapter implements Adapter {
 
     private record AckRequest(IntConsumer clientCount, Consumer<Object> ack) {}
 
-    private RedisAdapter(Mode mode, RedisURI uri, String key, Duration requestTimeout) {
+    private RedisAdapter(Mode mode, List<RedisURI> uris, boolean cluster, String key, Duration requestTimeout) {
         this.mode = mode;
-        this.uri = uri;
+        this.uri = uris.get(0);
+        this.cluster = cluster;
         this.key = key;
         this.requestTimeout = requestTimeout;
         this.uid = randomId(mode == Mode.CLASSIC ? 6 : 16);
@@ -136,12 +141,24 @@ public final class RedisAdapter implements Adapter {
         this.resources = io.lettuce.core.resource.DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2)
                 .reconnectDelay(io.lettuce.core.resource.Delay.exponential(Duration.ofMillis(100), Duration.ofSeconds(5), 2, TimeUnit.MILLISECONDS))
                 .build();
-        this.client = RedisClient.create(resources, uri);
         // Commands are refused at once while disconnected (not queued without bound): a publish that cannot go out is
         // counted as lost; Lettuce reconnects with backoff and re-subscribes the Pub/Sub connection.
-        client.setOptions(ClientOptions.builder().autoReconnect(true)
-                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
-        client.setOptions(client.getOptions().mutate().timeoutOptions(io.lettuce.core.TimeoutOptions.enabled(requestTimeout)).build());
+        if (cluster) {
+            var c = io.lettuce.core.cluster.RedisClusterClient.create(resources, uris);
+            // A cluster opens its node connections as commands need them: commands wait for a node connection being
+            // made (bounded: 10,000 queued, each failing after the request timeout, then counted as lost).
+            c.setOptions(io.lettuce.core.cluster.ClusterClientOptions.builder().autoReconnect(true)
+                    .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS).requestQueueSize(10_000)
+                    .timeoutOptions(io.lettuce.core.TimeoutOptions.enabled(requestTimeout))
+                    .topologyRefreshOptions(io.lettuce.core.cluster.ClusterTopologyRefreshOptions.builder().enableAllAdaptiveRefreshTriggers().build())
+                    .build());
+            this.client = c;
+        } else {
+            var c = RedisClient.create(resources, uri);
+            c.setOptions(ClientOptions.builder().autoReconnect(true).disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                    .timeoutOptions(io.lettuce.core.TimeoutOptions.enabled(requestTimeout)).build());
+            this.client = c;
+        }
         client.addListener(new RedisConnectionStateListener() {
             @Override
             public void onRedisConnected(io.lettuce.core.RedisChannelHandler<?, ?> h, SocketAddress a) {
@@ -155,6 +172,10 @@ public final class RedisAdapter implements Adapter {
                 stateChanged();
             }
         });
+        if (cluster) {
+            // A cluster's connections are many (one per node, opened as needed): its state is what a PING says, every second.
+            timers.scheduleWithFixedDelay(this::probeCluster, 1, 1, TimeUnit.SECONDS);
+        }
         connectOrRetry();
     }
 
@@ -184,11 +205,39 @@ public final class RedisAdapter implements Adapter {
         if (closed || pub != null) {
             return;
         }
-        StatefulRedisConnection<byte[], byte[]> p = null;
+        io.lettuce.core.api.StatefulConnection<byte[], byte[]> p = null;
         try {
-            p = client.connect(ByteArrayCodec.INSTANCE);
-            StatefulRedisPubSubConnection<byte[], byte[]> s = client.connectPubSub(ByteArrayCodec.INSTANCE);
-            s.addListener(listener);
+            StatefulRedisPubSubConnection<byte[], byte[]> s;
+            if (client instanceof io.lettuce.core.cluster.RedisClusterClient c) {
+                var cp = c.connect(ByteArrayCodec.INSTANCE);
+                p = cp;
+                cmd = cp.async();
+                var cs = c.connectPubSub(ByteArrayCodec.INSTANCE);
+                cs.addListener(new io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter<byte[], byte[]>() {
+                    @Override
+                    public void message(io.lettuce.core.cluster.models.partitions.RedisClusterNode node, byte[] channel, byte[] message) {
+                        receive(channel, message);
+                    }
+
+                    @Override
+                    public void message(io.lettuce.core.cluster.models.partitions.RedisClusterNode node, byte[] pattern, byte[] channel, byte[] message) {
+                        receive(channel, message);
+                    }
+
+                    @Override
+                    public void smessage(io.lettuce.core.cluster.models.partitions.RedisClusterNode node, byte[] channel, byte[] message) {
+                        receive(channel, message);
+                    }
+                });
+                cs.setNodeMessagePropagation(true);
+                s = cs;
+            } else {
+                var sp = ((RedisClient) client).connect(ByteArrayCodec.INSTANCE);
+                p = sp;
+                cmd = sp.async();
+                s = ((RedisClient) client).connectPubSub(ByteArrayCodec.INSTANCE);
+                s.addListener(listener);
+            }
             sub = s;
             pub = p;
             for (String ch : patterns) {
@@ -215,6 +264,24 @@ public final class RedisAdapter implements Adapter {
         }
     }
 
+    private volatile boolean clusterUp = true;
+
+    /** A cluster's link state, by PING (every second). */
+    private void probeCluster() {
+        var c = cmd;
+        if (c == null || closed) {
+            return;
+        }
+        try {
+            c.ping().get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            clusterUp = true;
+        } catch (Exception e) {
+            clusterUp = false;
+            lastError = String.valueOf(e.getMessage()).lines().findFirst().orElse("no answer");
+        }
+        stateChanged();
+    }
+
     /** Why Redis is not reachable now (one line), or null. */
     public String lastError() {
         return connected.get() ? null : lastError;
@@ -228,7 +295,28 @@ public final class RedisAdapter implements Adapter {
      * @param key the channel prefix, "socket.io" as the Node adapter's default ({@code key} / {@code channelPrefix})
      */
     public static RedisAdapter connect(String url, Mode mode, String key, Duration requestTimeout) {
-        return new RedisAdapter(mode, RedisURI.create(url), key, requestTimeout);
+        return new RedisAdapter(mode, List.of(RedisURI.create(url)), false, key, requestTimeout);
+    }
+
+    /**
+     * Connects to a Redis Cluster through its seed nodes ({@code redis://h1:6379,h2:6379} or several URLs); the
+     * topology is learned from them and followed as it changes.
+     */
+    public static RedisAdapter connectCluster(String seeds, Mode mode, String key, Duration requestTimeout) {
+        List<RedisURI> uris = new ArrayList<>();
+        for (String part : seeds.split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            if (!p.contains("://")) {
+                String scheme = seeds.substring(0, Math.max(0, seeds.indexOf("://") + 3));
+                String creds = seeds.contains("@") && seeds.indexOf('@') < seeds.indexOf(part) ? seeds.substring(scheme.length(), seeds.indexOf('@') + 1) : "";
+                p = scheme + creds + p;
+            }
+            uris.add(RedisURI.create(p));
+        }
+        return new RedisAdapter(mode, uris, true, key, requestTimeout);
     }
 
     public static RedisAdapter connect(String url) {
@@ -268,7 +356,7 @@ public final class RedisAdapter implements Adapter {
 
     /** Connected when both connections (publish, subscribe) are: a connection's isOpen stays true while it reconnects. */
     private void stateChanged() {
-        boolean now = pub != null && sub != null && up.contains(pub) && up.contains(sub);
+        boolean now = pub != null && sub != null && (cluster ? clusterUp : up.contains(pub) && up.contains(sub));
         if (connected.getAndSet(now) != now && pub != null && sub != null) {
             stateListener.changed(now, now ? "connected to " + address() : "lost the connection to " + address() + "; reconnecting");
         }
@@ -522,10 +610,13 @@ public final class RedisAdapter implements Adapter {
             f.complete(1);
             return f;
         }
-        var cmd = mode == Mode.CLASSIC
-                ? pub.async().pubsubNumsub(bytes(key + "-request#" + nsp + "#"))
-                : pub.async().pubsubShardNumsub(bytes(key + "#" + nsp + "#"));
-        cmd.whenComplete((m, err) -> {
+        if (cluster && pub instanceof io.lettuce.core.cluster.api.StatefulRedisClusterConnection<byte[], byte[]> cc) {
+            return clusterCount(cc, nsp);
+        }
+        var count = mode == Mode.CLASSIC
+                ? cmd.pubsubNumsub(bytes(key + "-request#" + nsp + "#"))
+                : cmd.pubsubShardNumsub(bytes(key + "#" + nsp + "#"));
+        count.whenComplete((m, err) -> {
             long n = 0;
             if (err == null && m != null) {
                 for (Long v : m.values()) {
@@ -535,6 +626,38 @@ public final class RedisAdapter implements Adapter {
             f.complete((int) Math.max(1, n));
         });
         return f;
+    }
+
+    /**
+     * The nodes of a namespace in a Redis Cluster: Pub/Sub subscriptions live on each cluster node, so NUMSUB is summed over
+     * the masters (as @socket.io/redis-adapter's PUBSUB helper does for a cluster client); SHARDNUMSUB is asked of the
+     * master that owns the channel's slot.
+     */
+    private CompletableFuture<Integer> clusterCount(io.lettuce.core.cluster.api.StatefulRedisClusterConnection<byte[], byte[]> cc, String nsp) {
+        List<CompletableFuture<Long>> parts = new ArrayList<>();
+        if (mode == Mode.CLASSIC) {
+            byte[] ch = bytes(key + "-request#" + nsp + "#");
+            for (var node : cc.getPartitions()) {
+                if (node.is(io.lettuce.core.cluster.models.partitions.RedisClusterNode.NodeFlag.UPSTREAM)) {
+                    parts.add(cc.getConnectionAsync(node.getNodeId()).thenCompose(conn -> conn.async().pubsubNumsub(ch).toCompletableFuture())
+                            .thenApply(m -> m.values().stream().mapToLong(v -> v == null ? 0 : v).sum()));
+                }
+            }
+        } else {
+            byte[] ch = bytes(key + "#" + nsp + "#");
+            var owner = cc.getPartitions().getMasterBySlot(io.lettuce.core.cluster.SlotHash.getSlot(ch));
+            if (owner != null) {
+                parts.add(cc.getConnectionAsync(owner.getNodeId()).thenCompose(conn -> conn.async().pubsubShardNumsub(ch).toCompletableFuture())
+                        .thenApply(m -> m.values().stream().mapToLong(v -> v == null ? 0 : v).sum()));
+            }
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, err) -> {
+            long n = 0;
+            for (CompletableFuture<Long> f : parts) {
+                n += f.isDone() && !f.isCompletedExceptionally() ? f.join() : 0;
+            }
+            return (int) Math.max(1, n);
+        });
     }
 
     /**
@@ -581,7 +704,7 @@ public final class RedisAdapter implements Adapter {
             lost.incrementAndGet(); // never silently: counted, and the metric and /readyz say why
             return;
         }
-        var f = mode == Mode.SHARDED ? pub.async().spublish(bytes(channel), message) : pub.async().publish(bytes(channel), message);
+        var f = mode == Mode.SHARDED ? cmd.spublish(bytes(channel), message) : cmd.publish(bytes(channel), message);
         f.whenComplete((n, err) -> {
             if (err != null) {
                 lost.incrementAndGet();
@@ -662,7 +785,7 @@ public final class RedisAdapter implements Adapter {
             long minId = Math.max(0, System.currentTimeMillis() - window.toMillis());
             byte[] entry = Wire.pack(List.of(p.offset(), p.namespace(), new ArrayList<>(p.rooms()), new ArrayList<>(p.except()), p.text(),
                     new ArrayList<Object>(p.attachments())));
-            pub.async().xadd(stream(), new io.lettuce.core.XAddArgs().minId(Long.toString(minId)).approximateTrimming(), Map.of(bytes("m"), entry))
+            cmd.xadd(stream(), new io.lettuce.core.XAddArgs().minId(Long.toString(minId)).approximateTrimming(), Map.of(bytes("m"), entry))
                     .whenComplete((id, err) -> {
                         if (err != null) {
                             lost.incrementAndGet();
@@ -677,7 +800,7 @@ public final class RedisAdapter implements Adapter {
                 return CompletableFuture.completedFuture(null);
             }
             byte[] value = Wire.pack(List.of(session.sid(), session.namespace(), new ArrayList<>(session.rooms()), session.data()));
-            return pub.async().set(sessionKey(pid), value, io.lettuce.core.SetArgs.Builder.px(Math.max(1, window.toMillis())))
+            return cmd.set(sessionKey(pid), value, io.lettuce.core.SetArgs.Builder.px(Math.max(1, window.toMillis())))
                     .toCompletableFuture().handle((ok, err) -> {
                         if (err != null) {
                             lost.incrementAndGet();
@@ -692,7 +815,7 @@ public final class RedisAdapter implements Adapter {
             if (!connected.get()) {
                 return CompletableFuture.completedFuture(null);
             }
-            return pub.async().getdel(sessionKey(pid)).toCompletableFuture().thenApply(v -> {
+            return cmd.getdel(sessionKey(pid)).toCompletableFuture().thenApply(v -> {
                 try {
                     if (v != null && Wire.unpack(v) instanceof List<?> l && l.size() >= 4) {
                         Map<String, Object> data = l.get(3) instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
@@ -710,7 +833,7 @@ public final class RedisAdapter implements Adapter {
             if (!connected.get()) {
                 return CompletableFuture.completedFuture(null);
             }
-            return pub.async().xrange(stream(), io.lettuce.core.Range.create("-", "+"), io.lettuce.core.Limit.from(MAX_REPLAY_SCAN))
+            return cmd.xrange(stream(), io.lettuce.core.Range.create("-", "+"), io.lettuce.core.Limit.from(MAX_REPLAY_SCAN))
                     .toCompletableFuture().thenApply(entries -> {
                         List<Packet> out = new ArrayList<>();
                         boolean found = false;

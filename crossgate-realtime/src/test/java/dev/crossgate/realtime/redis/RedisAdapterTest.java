@@ -270,4 +270,32 @@ class RedisAdapterTest {
             sentinel.waitFor(10, TimeUnit.SECONDS);
         }
     }
+
+    /** Redis Cluster seed nodes: two nodes share broadcasts and requests, classic (PUBLISH is cluster-wide) and sharded. */
+    @ParameterizedTest
+    @EnumSource(RedisAdapter.Mode.class)
+    void aRedisClusterCarriesBroadcastsAndRequests(RedisAdapter.Mode mode) throws Exception {
+        try (dev.crossgate.realtime.testing.RedisCluster rc = dev.crossgate.realtime.testing.RedisCluster.start()) {
+            List<SocketIoServer> nodes = new ArrayList<>();
+            for (String name : List.of("A", "B")) {
+                RedisAdapter adapter = RedisAdapter.connectCluster(rc.seeds(), mode, "c-" + mode.name().toLowerCase(), Duration.ofSeconds(3));
+                SocketIoServer io = SocketIoServer.builder().adapter(adapter).build();
+                io.of("/").onConnection(s -> s.join("room"));
+                io.of("/").onServerSideEmit("who", (args, ack) -> ack.accept(name));
+                servers.add(io);
+                nodes.add(io);
+            }
+            RealtimeHttpServer hb = nodes.get(1).listen("127.0.0.1", 0);
+            https.add(hb);
+            Client onB = client(hb, "");
+            await().atMost(Duration.ofSeconds(20)).until(() -> nodes.get(0).adapter().serverCount("/").get() == 2);
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200)).until(() -> {
+                nodes.get(0).to("room").emit("news", "through-the-cluster");
+                return onB.texts("news").contains("through-the-cluster");
+            });
+            assertThat(nodes.get(0).of("/").fetchAllSockets().get(10, TimeUnit.SECONDS)).extracting(Adapter.SocketInfo::id)
+                    .containsExactly(onB.socket().id());
+            assertThat(nodes.get(0).of("/").serverSideEmitWithAck("who", Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS)).containsExactly("B");
+        }
+    }
 }

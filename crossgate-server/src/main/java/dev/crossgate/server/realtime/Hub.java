@@ -151,7 +151,8 @@ public final class Hub {
         // one-line state changes below say the same.
         LETTUCE_LOG.setLevel(java.util.logging.Level.OFF);
         var mode = r.sharded() ? dev.crossgate.realtime.redis.RedisAdapter.Mode.SHARDED : dev.crossgate.realtime.redis.RedisAdapter.Mode.CLASSIC;
-        var adapter = dev.crossgate.realtime.redis.RedisAdapter.connect(r.url(), mode, r.key(), r.requestTimeout());
+        var adapter = r.cluster() ? dev.crossgate.realtime.redis.RedisAdapter.connectCluster(r.url(), mode, r.key(), r.requestTimeout())
+                : dev.crossgate.realtime.redis.RedisAdapter.connect(r.url(), mode, r.key(), r.requestTimeout());
         adapter.onStateChange((up, detail) -> System.err.println("crossgate: realtime.redis: " + detail
                 + (up ? "" : " (this node's clients are still served; publishes to other nodes are counted in crossgate_realtime_cluster_lost_total)")));
         if (!adapter.stats().connected()) {
