@@ -532,7 +532,7 @@ public final class ConfigLoader {
     private static List<CrossgateConfig.ProxyRoute> bindRoutes(Binder b, List<Section> sections) {
         List<CrossgateConfig.ProxyRoute> out = new ArrayList<>();
         for (Section r : sections) {
-            b.declare(r, "path", "upstreams", "healthCheck", "ejectAfter", "ejectFor");
+            b.declare(r, "path", "upstreams", "healthCheck", "ejectAfter", "ejectFor", "sessionAffinity");
             Sourced<String> path = r.string("path", null, null);
             String where = r.path("").replaceAll("\\.$", "");
             if (path.value() == null || !path.value().startsWith("/")) {
@@ -567,7 +567,8 @@ public final class ConfigLoader {
                 b.problem(r.path("ejectAfter"), b.sourceOf(r.path("ejectAfter")), Integer.toString(ejectAfter),
                         r.path("ejectAfter") + ": " + ejectAfter + " (expected: 1 or more)", "use 3");
             }
-            out.add(new CrossgateConfig.ProxyRoute(path.value() == null ? "/" : path.value(), List.copyOf(uris), hc, ejectAfter, ejectFor));
+            boolean sessionAffinity = r.bool("sessionAffinity", true, null).value();
+            out.add(new CrossgateConfig.ProxyRoute(path.value() == null ? "/" : path.value(), List.copyOf(uris), hc, ejectAfter, ejectFor, sessionAffinity));
         }
         return out;
     }

@@ -53,7 +53,11 @@ public record CrossgateConfig(
      * @param ejectAfter  consecutive failures (connect, reset, timeout) that take an upstream out of rotation
      * @param ejectFor    how long an ejected upstream stays out
      */
-    public record ProxyRoute(String path, List<URI> upstreams, HealthCheck healthCheck, int ejectAfter, Duration ejectFor) {}
+    /**
+     * @param sessionAffinity keep each Engine.IO session on the upstream that created it (default true; only with
+     *                        several upstreams)
+     */
+    public record ProxyRoute(String path, List<URI> upstreams, HealthCheck healthCheck, int ejectAfter, Duration ejectFor, boolean sessionAffinity) {}
 
     /** An active health check: GET {@code path} every {@code interval}; 2xx or 3xx within {@code timeout} is healthy. */
     public record HealthCheck(String path, Duration interval, Duration timeout) {}

@@ -223,8 +223,9 @@ final class SocketIoChecks {
      */
     static String sessionUnknownFix(String path) {
         return "if Crossgate balances several Socket.IO upstreams (routes[].upstreams), it keeps each session on its upstream"
-                + " by itself (learned from the handshake; no setting needed): make sure every request of " + path
-                + " goes through that one Crossgate; if a load balancer in front of several servers or Crossgate nodes spreads them,"
+                + " by itself (learned from the handshake; no setting needed, unless routes[].sessionAffinity is false): with several"
+                + " Crossgate nodes in front of the same upstreams, browsers are routed by the crossgate_eio_upstream cookie and"
+                + " native clients need a balancer sticky by client address; if a load balancer in front of several servers or Crossgate nodes spreads them,"
                 + " make it sticky for " + path + " (by cookie: the cookie option of your Socket.IO servers, realtime.stickyCookie"
                 + " on hosted Crossgate nodes; or by client address, which also holds for native clients without cookies),"
                 + " or use the WebSocket transport only";

@@ -535,6 +535,13 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
             HttpUtil.setTransferEncodingChunked(head, true);
         }
         ResponseWriter.prepare(current, head, true);
+        if (current.learnSid != null && code == 200) {
+            // An Engine.IO handshake's answer: browsers keep the upstream in a cookie too (native clients use the sid alone).
+            String cookie = current.learnSid.cookieFor(current.learnUpstream);
+            if (cookie != null) {
+                head.headers().add(io.netty.handler.codec.http.HttpHeaderNames.SET_COOKIE, cookie);
+            }
+        }
         if (head instanceof HttpContent) {
             return; // written with its content in responseContent
         }

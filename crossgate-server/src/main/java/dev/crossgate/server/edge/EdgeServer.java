@@ -55,10 +55,10 @@ public final class EdgeServer implements AutoCloseable {
                 for (java.net.URI u : r.upstreams()) {
                     us.add(upstream(u, r.path(), r.ejectAfter(), r.ejectFor()));
                 }
-                gs.add(new UpstreamGroup(r.path(), us, r.healthCheck()));
+                gs.add(new UpstreamGroup(r.path(), us, r.healthCheck(), r.sessionAffinity()));
             }
             this.groups = List.copyOf(gs);
-            this.defaultGroup = new UpstreamGroup("*", List.of(upstream(config.upstream(), "*", 3, java.time.Duration.ofSeconds(10))), null);
+            this.defaultGroup = new UpstreamGroup("*", List.of(upstream(config.upstream(), "*", 3, java.time.Duration.ofSeconds(10))), null, false);
             this.accessLog = accessLog;
             this.responseTimeoutMillis = config.http().upstreamResponseTimeout().toMillis();
             this.idleTimeoutMillis = config.http().idleTimeout().toMillis();

@@ -347,6 +347,10 @@ final class RequestStages {
             java.util.List<String> sids = q.get("sid");
             if (q.containsKey("EIO") && sids != null && !sids.isEmpty()) {
                 dev.crossgate.server.proxy.SessionAffinity.Route r = affinity.route(sids.get(0));
+                if (r instanceof dev.crossgate.server.proxy.SessionAffinity.Unknown) {
+                    // Not learned here (another Crossgate node did, or it was forgotten): a browser's cookie names the upstream.
+                    r = affinity.routeByCookie(req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.COOKIE));
+                }
                 if (r instanceof dev.crossgate.server.proxy.SessionAffinity.Bound b) {
                     return b.upstream();
                 }

@@ -35,15 +35,73 @@ public final class SessionAffinity {
         }
     }
 
+    /**
+     * The cookie that names a session's upstream to browsers, the second key: a request of a session this edge did not
+     * learn (another Crossgate node in front of the same upstreams learned it, or this table forgot it) that carries the
+     * cookie goes to that upstream. Its value is a digest of the upstream's address, never the address.
+     */
+    public static final String COOKIE = "crossgate_eio_upstream";
+
     private final Map<String, Binding> sessions = new ConcurrentHashMap<>();
     private final int max;
+    private final Upstream[] upstreams;
+    private final String[] tokens;
 
-    public SessionAffinity() {
-        this(MAX_SESSIONS);
+    public SessionAffinity(Upstream[] upstreams) {
+        this(MAX_SESSIONS, upstreams);
     }
 
     SessionAffinity(int max) {
+        this(max, new Upstream[0]);
+    }
+
+    SessionAffinity(int max, Upstream[] upstreams) {
         this.max = max;
+        this.upstreams = upstreams;
+        this.tokens = new String[upstreams.length];
+        for (int i = 0; i < upstreams.length; i++) {
+            tokens[i] = token(upstreams[i].pool().authority());
+        }
+    }
+
+    /** The cookie value for {@code authority}: 12 hex digits of its SHA-256 (the same on every node with the same upstreams). */
+    static String token(String authority) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(authority.getBytes(StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e); // every JDK has SHA-256
+        }
+    }
+
+    /** The {@code Set-Cookie} value for a handshake answered by {@code upstream}. */
+    public String cookieFor(Upstream upstream) {
+        for (int i = 0; i < upstreams.length; i++) {
+            if (upstreams[i] == upstream) {
+                return COOKIE + "=" + tokens[i] + "; Path=/; HttpOnly; SameSite=Lax";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The route for a session this table does not know, by the cookie's token: Bound to that upstream, Gone when it is
+     * out of rotation, Unknown when no cookie (or no upstream of this route) matches.
+     */
+    public Route routeByCookie(String cookieHeader) {
+        if (cookieHeader == null || !cookieHeader.contains(COOKIE)) {
+            return UNKNOWN;
+        }
+        for (io.netty.handler.codec.http.cookie.Cookie c : io.netty.handler.codec.http.cookie.ServerCookieDecoder.LAX.decode(cookieHeader)) {
+            if (c.name().equals(COOKIE)) {
+                for (int i = 0; i < tokens.length; i++) {
+                    if (tokens[i].equals(c.value())) {
+                        return upstreams[i].available() ? new Bound(upstreams[i]) : new Gone(upstreams[i]);
+                    }
+                }
+            }
+        }
+        return UNKNOWN;
     }
 
     /** What a request of session {@code sid} is routed to. */

@@ -33,14 +33,14 @@ public final class UpstreamGroup implements AutoCloseable {
     /** Engine.IO sessions and the upstream each is on; null with one upstream (nothing to choose). */
     private final SessionAffinity affinity;
 
-    public UpstreamGroup(String path, List<Upstream> upstreams, CrossgateConfig.HealthCheck healthCheck) {
+    public UpstreamGroup(String path, List<Upstream> upstreams, CrossgateConfig.HealthCheck healthCheck, boolean sessionAffinity) {
         this.path = path;
         this.upstreams = upstreams.toArray(new Upstream[0]);
         this.healthCheck = healthCheck;
-        this.affinity = this.upstreams.length > 1 ? new SessionAffinity() : null;
+        this.affinity = this.upstreams.length > 1 && sessionAffinity ? new SessionAffinity(this.upstreams) : null;
     }
 
-    /** The Engine.IO session table of this route, or null when it has one upstream. */
+    /** The Engine.IO session table of this route, or null when it has one upstream or {@code sessionAffinity: false}. */
     public SessionAffinity affinity() {
         return affinity;
     }

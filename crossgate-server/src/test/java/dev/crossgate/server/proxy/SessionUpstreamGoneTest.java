@@ -40,6 +40,14 @@ class SessionUpstreamGoneTest {
         AtomicInteger n = new AtomicInteger();
         s.createContext("/socket.io/", x -> {
             String q = x.getRequestURI().getQuery() == null ? "" : x.getRequestURI().getQuery();
+            if (q.contains("sid=") && !q.contains("sid=" + name + "-")) {
+                // Another upstream's session: what an Engine.IO server answers (400, code 1).
+                byte[] b = "{\"code\":1,\"message\":\"Session ID unknown\"}".getBytes(StandardCharsets.UTF_8);
+                x.sendResponseHeaders(400, b.length);
+                x.getResponseBody().write(b);
+                x.close();
+                return;
+            }
             String body = q.contains("sid=") ? "6"
                     : "0{\"sid\":\"" + name + "-session-" + n.incrementAndGet() + "\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}";
             byte[] b = body.getBytes(StandardCharsets.UTF_8);
@@ -117,6 +125,81 @@ class SessionUpstreamGoneTest {
     private static RawHttp.Response request(int port, String path) throws Exception {
         try (RawHttp h = new RawHttp(port)) {
             return h.send(RawHttp.get(path, "127.0.0.1")).read();
+        }
+    }
+
+    private EdgeServer edge(HttpServer a, HttpServer b, boolean affinity) throws Exception {
+        Path f = dir.resolve("crossgate-" + System.nanoTime() + ".yaml");
+        Files.writeString(f, """
+                profile: dev
+                listen: 127.0.0.1:0
+                upstream: http://127.0.0.1:%1$d
+                admin:
+                  listen: 127.0.0.1:0
+                routes:
+                  - path: /
+                    upstreams: [http://127.0.0.1:%1$d, http://127.0.0.1:%2$d]
+                    sessionAffinity: %3$s
+                """.formatted(a.getAddress().getPort(), b.getAddress().getPort(), affinity));
+        return new EdgeServer(ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir)), AccessLog.discarding()).start();
+    }
+
+    /**
+     * Two Crossgate nodes in front of the same two upstreams: a session learned by one is routed by the other through the
+     * browser's cookie (the second key); without the cookie the other node cannot know it. With sessionAffinity: false
+     * the route is plain round-robin again, and no cookie is set.
+     */
+    @Test
+    void theCookieRoutesASessionThroughAnotherCrossgateNodeAndTheSettingTurnsAffinityOff() throws Exception {
+        HttpServer a = engineIo("A");
+        HttpServer b = engineIo("B");
+        List<EdgeServer> edges = new java.util.ArrayList<>();
+        try {
+            EdgeServer one = edge(a, b, true);
+            edges.add(one);
+            EdgeServer two = edge(a, b, true);
+            edges.add(two);
+            RawHttp.Response hs = request(one.port(), "/socket.io/?EIO=4&transport=polling");
+            Matcher m = Pattern.compile("\"sid\":\"([AB]-session-\\d+)\"").matcher(hs.body());
+            assertThat(m.find()).isTrue();
+            String sid = m.group(1);
+            String setCookie = hs.header("set-cookie");
+            assertThat(setCookie).startsWith(SessionAffinity.COOKIE + "=").contains("HttpOnly");
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            int withCookie = 0;
+            int withoutCookie = 0;
+            for (int i = 0; i < 10; i++) {
+                try (RawHttp h = new RawHttp(two.port())) {
+                    if (h.send(RawHttp.get("/socket.io/?EIO=4&transport=polling&sid=" + sid, "127.0.0.1", "Cookie: " + cookie)).read().status() == 200) {
+                        withCookie++;
+                    }
+                }
+                if (request(two.port(), "/socket.io/?EIO=4&transport=polling&sid=" + sid).status() == 200) {
+                    withoutCookie++;
+                }
+            }
+            assertThat(withCookie).as("polls through the other node with the cookie").isEqualTo(10);
+            assertThat(withoutCookie).as("without it, the other node round-robins").isLessThan(10);
+
+            EdgeServer off = edge(a, b, false);
+            edges.add(off);
+            RawHttp.Response plain = request(off.port(), "/socket.io/?EIO=4&transport=polling");
+            assertThat(plain.header("set-cookie")).isNull();
+            Matcher m2 = Pattern.compile("\"sid\":\"([AB]-session-\\d+)\"").matcher(plain.body());
+            assertThat(m2.find()).isTrue();
+            int ok = 0;
+            for (int i = 0; i < 10; i++) {
+                if (request(off.port(), "/socket.io/?EIO=4&transport=polling&sid=" + m2.group(1)).status() == 200) {
+                    ok++;
+                }
+            }
+            assertThat(ok).as("sessionAffinity: false: round-robin, half the polls reach the other upstream").isLessThan(10);
+        } finally {
+            for (EdgeServer e : edges) {
+                e.close();
+            }
+            a.stop(0);
+            b.stop(0);
         }
     }
 }
