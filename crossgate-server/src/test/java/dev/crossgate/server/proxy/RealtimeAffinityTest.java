@@ -80,6 +80,119 @@ class RealtimeAffinityTest {
         t.start();
     }
 
+    /** Starts the Node upstreams A and B; their request logs fill {@code upstreamsBySid} (sid -> names of upstreams). */
+    private static void startUpstreams(Map<String, Set<String>> upstreamsBySid, Map<String, Process> upstreams, Map<String, Integer> ports,
+            List<Process> started) throws Exception {
+        for (String name : List.of("A", "B")) {
+            int port = freePort();
+            Process p = node("sio-upstream.js", name, Integer.toString(port));
+            started.add(p);
+            upstreams.put(name, p);
+            ports.put(name, port);
+            BlockingQueue<JsonNode> out = new LinkedBlockingQueue<>();
+            lines(p, out);
+            JsonNode first = out.poll(20, TimeUnit.SECONDS);
+            assertThat(first).as("upstream " + name + " listening").isNotNull();
+            Thread t = new Thread(() -> {
+                try {
+                    while (true) {
+                        JsonNode l = out.take();
+                        if (l.hasNonNull("sid")) {
+                            upstreamsBySid.computeIfAbsent(l.get("sid").asText(), k -> ConcurrentHashMap.newKeySet()).add(l.get("name").asText());
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "upstream-log-" + name);
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    /**
+     * The same in real Chromium, whose cookies are on: the page comes through the same Crossgate (same origin), the
+     * browser keeps the crossgate_eio_upstream cookie, and polling, WebSocket and upgrade sessions all work, 10 of 10,
+     * each on one upstream.
+     */
+    @Test
+    void everySessionStaysOnItsUpstreamInChromiumWithCookies() throws Exception {
+        Path harness = Path.of("src/test/browser").toAbsolutePath();
+        assertThat(harness.resolve("node_modules/playwright-core").toFile()).as("run scripts/install-browser-deps.sh").exists();
+        Map<String, Set<String>> upstreamsBySid = new ConcurrentHashMap<>();
+        List<Process> started = new ArrayList<>();
+        byte[] bundle = Files.readAllBytes(harness.resolve("node_modules/socket.io-client/dist/socket.io.min.js"));
+        com.sun.net.httpserver.HttpServer pages = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 16);
+        pages.createContext("/page/", ex -> {
+            boolean js = ex.getRequestURI().getPath().endsWith(".js");
+            byte[] body = js ? bundle : "<!doctype html><title>affinity</title><script src=\"/page/socket.io.min.js\"></script>".getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().add("Content-Type", js ? "text/javascript" : "text/html");
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        pages.start();
+        EdgeServer edge = null;
+        try {
+            Map<String, Integer> ports = new HashMap<>();
+            startUpstreams(upstreamsBySid, new HashMap<>(), ports, started);
+            Path f = dir.resolve("crossgate.yaml");
+            Files.writeString(f, """
+                    profile: dev
+                    listen: 127.0.0.1:0
+                    upstream: http://127.0.0.1:%1$d
+                    admin:
+                      listen: 127.0.0.1:0
+                    websocket:
+                      paths: [/socket.io/]
+                    routes:
+                      - path: /page/
+                        upstreams: [http://127.0.0.1:%3$d]
+                      - path: /
+                        upstreams: [http://127.0.0.1:%1$d, http://127.0.0.1:%2$d]
+                    """.formatted(ports.get("A"), ports.get("B"), pages.getAddress().getPort()));
+            edge = new EdgeServer(ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir)), AccessLog.discarding()).start();
+            Process p = new ProcessBuilder("node", "affinity-chromium.mjs", "http://127.0.0.1:" + edge.port() + "/page/", "10")
+                    .directory(harness.toFile()).redirectError(dir.resolve("chromium.err").toFile()).start();
+            started.add(p);
+            byte[] out = p.getInputStream().readAllBytes();
+            assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+            JsonNode r = JSON.readTree(out);
+            assertThat(r.has("error")).as(r.path("error").asText() + Files.readString(dir.resolve("chromium.err"))).isFalse();
+            List<String> cookies = new ArrayList<>();
+            r.path("cookies").forEach(c -> cookies.add(c.asText()));
+            assertThat(cookies).contains(SessionAffinity.COOKIE);
+            Set<String> names = new HashSet<>();
+            for (String mode : List.of("polling", "websocket", "upgrade")) {
+                JsonNode list = r.path("results").path(mode);
+                assertThat(list.size()).isEqualTo(10);
+                for (JsonNode s : list) {
+                    assertThat(s.path("ok").asBoolean()).as(mode + ": " + s).isTrue();
+                    assertThat(s.path("transport").asText()).isEqualTo(mode.equals("polling") ? "polling" : "websocket");
+                    Set<String> seen = new HashSet<>();
+                    s.path("names").forEach(n -> seen.add(n.asText()));
+                    assertThat(seen).as("one session, one upstream").hasSize(1);
+                    names.addAll(seen);
+                    if (!mode.equals("websocket")) {
+                        String sid = s.path("sid").asText();
+                        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> upstreamsBySid.containsKey(sid));
+                        assertThat(upstreamsBySid.get(sid)).as("the upstreams that received requests of session " + sid).hasSize(1);
+                    }
+                }
+            }
+            assertThat(names).containsExactlyInAnyOrder("A", "B");
+        } finally {
+            if (edge != null) {
+                edge.close();
+            }
+            pages.stop(0);
+            for (Process p : started) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
     @Test
     void everySessionStaysOnItsUpstreamWithoutCookiesAndReconnectsToTheOtherWhenItsUpstreamDies() throws Exception {
         assertThat(PEERS.resolve("socket.io").toFile()).as("socket.io in test-peers: run scripts/install-test-deps.sh").exists();
@@ -89,31 +202,7 @@ class RealtimeAffinityTest {
         List<Process> started = new ArrayList<>();
         EdgeServer edge = null;
         try {
-            for (String name : List.of("A", "B")) {
-                int port = freePort();
-                Process p = node("sio-upstream.js", name, Integer.toString(port));
-                started.add(p);
-                upstreams.put(name, p);
-                ports.put(name, port);
-                BlockingQueue<JsonNode> out = new LinkedBlockingQueue<>();
-                lines(p, out);
-                JsonNode first = out.poll(20, TimeUnit.SECONDS);
-                assertThat(first).as("upstream " + name + " listening").isNotNull();
-                Thread t = new Thread(() -> {
-                    try {
-                        while (true) {
-                            JsonNode l = out.take();
-                            if (l.hasNonNull("sid")) {
-                                upstreamsBySid.computeIfAbsent(l.get("sid").asText(), k -> ConcurrentHashMap.newKeySet()).add(l.get("name").asText());
-                            }
-                        }
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }, "upstream-log-" + name);
-                t.setDaemon(true);
-                t.start();
-            }
+            startUpstreams(upstreamsBySid, upstreams, ports, started);
             Path f = dir.resolve("crossgate.yaml");
             Files.writeString(f, """
                     profile: dev
