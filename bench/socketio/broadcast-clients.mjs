@@ -8,21 +8,31 @@
 // /proc/PID/stat) of the server SERVER_PID and of this process, and the busy ticks of the CPUs SUT_CPU and
 // LOAD_CPU in all (/proc/stat: what other processes took from either side shows there). Then it stops asking, waits until every
 // burst asked for has arrived everywhere and checks that every receiver got every message (none lost).
-//   node broadcast-clients.mjs http://127.0.0.1:PORT CLIENTS SIZE BURST WINDOW WARMUP DURATION SERVER_PID SUT_CPU LOAD_CPU
+//   node broadcast-clients.mjs http://127.0.0.1:PORT CLIENTS SIZE BURST WINDOW WARMUP DURATION SERVER_PID SUT_CPU LOAD_CPU [EXTRA_PID]
 // Prints "CONNECTED ...", "WARM ...", then one line "RESULT key=value ..."; exits 1 on any failure.
+// Several nodes (bench/socketio-cluster.sh): URL a comma-separated list of nodes' URLs and SERVER_PID the list of
+// their PIDs in the same order; receiver k connects to node k mod n (so the receivers are spread evenly), the driver
+// to the first node, whose broadcasts reach the other nodes' receivers through the cluster adapter. server_ticks is
+// then the sum over the nodes and server_ticks_each the list; EXTRA_PID (0: none) is one more process to measure
+// (Redis), reported as extra_ticks.
 import { readFileSync } from "node:fs";
 import { io } from "socket.io-client";
 
-const [url, ...nums] = process.argv.slice(2);
-if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) {
-  console.error("only http://127.0.0.1:PORT");
+const [urlList, ...args] = process.argv.slice(2);
+const urls = (urlList ?? "").split(",");
+if (!urls.every((u) => /^http:\/\/127\.0\.0\.1:\d+$/.test(u))) {
+  console.error("only http://127.0.0.1:PORT (a comma-separated list for several nodes)");
   process.exit(2);
 }
-const [clients, size, burst, window, warmup, duration, serverPid, sutCpu, loadCpu] = nums.map(Number);
-if (nums.length !== 9 || ![clients, size, burst, window, warmup, duration, serverPid, sutCpu, loadCpu].every((n) => Number.isInteger(n) && n >= 0) || clients < 1 || burst < 1 || window < 1 || duration < 1) {
-  console.error("usage: node broadcast-clients.mjs http://127.0.0.1:PORT CLIENTS SIZE BURST WINDOW WARMUP DURATION SERVER_PID SUT_CPU LOAD_CPU");
+const serverPids = (args[6] ?? "").split(",").map(Number);
+const [clients, size, burst, window, warmup, duration, , sutCpu, loadCpu, extraPid = 0] = args.map(Number);
+if ((args.length !== 9 && args.length !== 10) || serverPids.length !== urls.length || !serverPids.every((n) => Number.isInteger(n) && n > 0)
+  || ![clients, size, burst, window, warmup, duration, sutCpu, loadCpu, extraPid].every((n) => Number.isInteger(n) && n >= 0)
+  || clients < 1 || burst < 1 || window < 1 || duration < 1) {
+  console.error("usage: node broadcast-clients.mjs http://127.0.0.1:PORT[,...] CLIENTS SIZE BURST WINDOW WARMUP DURATION SERVER_PID[,...] SUT_CPU LOAD_CPU [EXTRA_PID]");
   process.exit(2);
 }
+const url = urls[0]; // the driver's node
 function fail(why) {
   console.log("FAILED " + why);
   process.exit(1);
@@ -46,6 +56,7 @@ function cpuBusy(cpu) {
 
 const opts = { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 20000 };
 const counts = new Array(clients).fill(0);
+const nodeOf = (k) => k % urls.length; // receiver k's node
 const reached = new Map(); // burst number -> receivers that have all of it
 const sentAt = []; // burst number -> when it was asked for (ms)
 const latencies = []; // ms from asking for a burst to its last delivery, bursts asked for in the window
@@ -86,7 +97,7 @@ for (let open = 0; open < clients; ) {
   const batch = [];
   for (let i = 0; i < 200 && open < clients; i++, open++) {
     const k = open;
-    batch.push(openOne(url, (payload) => {
+    batch.push(openOne(urls[nodeOf(k)], (payload) => {
       if (payload.length !== size) fail(`a message of ${payload.length} characters, expected ${size}`);
       received++;
       const c = ++counts[k];
@@ -105,7 +116,14 @@ for (let open = 0; open < clients; ) {
   sockets.push(...(await Promise.all(batch)));
 }
 driver = await openOne(url + "/driver", null);
-console.log(`CONNECTED clients=${clients}`);
+console.log(`CONNECTED clients=${clients} nodes=${urls.length}`);
+
+/** Messages received so far by the receivers of each node. */
+function perNode() {
+  const sums = new Array(urls.length).fill(0);
+  counts.forEach((c, k) => { sums[nodeOf(k)] += c; });
+  return sums;
+}
 
 const stall = setInterval(() => {
   if (asked > completed && Date.now() - lastProgress > 30000) fail(`no burst completed for 30 s (asked ${asked}, completed ${completed})`);
@@ -117,7 +135,9 @@ for (let i = 0; i < window; i++) ask();
 await new Promise((r) => setTimeout(r, warmup * 1000));
 const t0 = performance.now();
 const r0 = received;
-const s0 = ticks(serverPid);
+const s0 = serverPids.map(ticks);
+const x0 = extraPid ? ticks(extraPid) : 0;
+const perNode0 = perNode();
 const c0 = ticks(process.pid);
 const u0 = cpuBusy(sutCpu);
 const l0 = cpuBusy(loadCpu);
@@ -126,7 +146,9 @@ console.log(`WARM received=${r0} bursts=${completed}`);
 await new Promise((r) => setTimeout(r, duration * 1000));
 const t1 = performance.now();
 const r1 = received;
-const s1 = ticks(serverPid);
+const s1 = serverPids.map(ticks);
+const x1 = extraPid ? ticks(extraPid) : 0;
+const perNode1 = perNode();
 const c1 = ticks(process.pid);
 const u1 = cpuBusy(sutCpu);
 const l1 = cpuBusy(loadCpu);
@@ -143,7 +165,9 @@ latencies.sort((a, b) => a - b);
 const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1) : "nan");
 const secs = (t1 - t0) / 1000;
 console.log(`RESULT clients=${clients} size=${size} burst=${burst} window=${window} seconds=${secs.toFixed(3)} delivered=${r1 - r0} `
-  + `msgs_per_s=${((r1 - r0) / secs).toFixed(0)} server_ticks=${s1 - s0} client_ticks=${c1 - c0} sut_cpu_ticks=${u1 - u0} load_cpu_ticks=${l1 - l0} bursts=${asked} `
+  + `msgs_per_s=${((r1 - r0) / secs).toFixed(0)} server_ticks=${s1.reduce((a, b) => a + b, 0) - s0.reduce((a, b) => a + b, 0)} `
+  + `server_ticks_each=${s1.map((t, i) => t - s0[i]).join(",")} delivered_each=${perNode1.map((d, i) => d - perNode0[i]).join(",")} `
+  + `extra_ticks=${x1 - x0} client_ticks=${c1 - c0} sut_cpu_ticks=${u1 - u0} load_cpu_ticks=${l1 - l0} bursts=${asked} `
   + `messages_per_receiver=${expected} lost=0 burst_ms_p50=${pct(0.5)} burst_ms_p99=${pct(0.99)}`);
 stopping = true;
 driver.close();

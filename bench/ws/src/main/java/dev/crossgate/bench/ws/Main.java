@@ -6,13 +6,14 @@ import java.util.Arrays;
  * Entry point of {@code crossgate-bench-ws.jar}: {@code echo-server} runs {@link EchoServer}, {@code load}
  * runs {@link LoadClient} (tools of {@code bench/ws-echo.sh}); {@code socketio-server} runs
  * {@link SocketIoServerMain} (for {@code bench/socketio-memory.sh}); {@code socketio-broadcast-server} runs
- * {@link SocketIoBroadcastMain} (for {@code bench/socketio-broadcast.sh}).
+ * {@link SocketIoBroadcastMain} (for {@code bench/socketio-broadcast.sh}, and with {@code --redis} as a cluster node
+ * for {@code bench/socketio-cluster.sh}).
  */
 public final class Main {
     private static final String USAGE = """
             usage: java -jar crossgate-bench-ws.jar echo-server --port N [--threads 1]
                    java -jar crossgate-bench-ws.jar socketio-server --port N
-                   java -jar crossgate-bench-ws.jar socketio-broadcast-server --port N
+                   java -jar crossgate-bench-ws.jar socketio-broadcast-server --port N [--redis redis://127.0.0.1:PORT]
                    java -jar crossgate-bench-ws.jar load --url ws://127.0.0.1:PORT/PATH [--connections 50] [--size 64]
                         [--warmup 0] [--duration 10] [--threads 1] [--origin https://app.example.com]""";
 

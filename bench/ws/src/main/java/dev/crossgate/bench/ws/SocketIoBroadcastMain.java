@@ -1,10 +1,12 @@
 package dev.crossgate.bench.ws;
 
 import dev.crossgate.realtime.engine.RealtimeHttpServer;
+import dev.crossgate.realtime.redis.RedisAdapter;
 import dev.crossgate.realtime.socketio.Namespace;
 import dev.crossgate.realtime.socketio.SocketIoServer;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
@@ -16,6 +18,12 @@ import java.util.stream.Collectors;
  * {@code n} events {@code m} with a string of {@code size} characters to every socket of "/"
  * ({@link Namespace#emit}, one after the other in the driver's handler). {@code socketio-broadcast-server
  * --port N} on 127.0.0.1.
+ *
+ * <p>{@code --redis redis://127.0.0.1:PORT} makes it a cluster node for {@code bench/socketio-cluster.sh} (the peer of
+ * {@code broadcast-server.mjs PORT REDIS_URL}): the server gets {@link RedisAdapter} in the classic mode with the Node
+ * adapter's default key "socket.io", so a broadcast on one node also reaches the receivers of the others through
+ * Redis. At exit it prints the adapter's counters ({@code ADAPTER published=... received=... lost=...}), which show
+ * that the traffic crossed Redis and that none was counted lost.
  */
 public final class SocketIoBroadcastMain {
     private SocketIoBroadcastMain() {
@@ -24,8 +32,26 @@ public final class SocketIoBroadcastMain {
     public static void main(String[] args) throws Exception {
         Options options = new Options(args);
         int port = options.integer("port", 0, 0, 65535);
+        String redis = options.string("redis", "");
         options.noOthers();
-        SocketIoServer io = SocketIoServer.builder().build();
+        if (!redis.isEmpty() && !redis.startsWith("redis://127.0.0.1:")) {
+            throw new IllegalArgumentException("--redis " + redis + " (expected: redis://127.0.0.1:PORT, loopback only)");
+        }
+        SocketIoServer.Builder builder = SocketIoServer.builder();
+        RedisAdapter adapter = null;
+        if (!redis.isEmpty()) {
+            // As the Node peer's createAdapter(pub, sub) with its defaults: key "socket.io", requestsTimeout 5 s.
+            adapter = RedisAdapter.connect(redis, RedisAdapter.Mode.CLASSIC, "socket.io", Duration.ofSeconds(5));
+            builder.adapter(adapter);
+            RedisAdapter a = adapter;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                RedisAdapter.Stats st = a.stats();
+                System.out.println("ADAPTER connected=" + st.connected() + " published=" + st.published() + " received="
+                        + st.received() + " lost=" + st.lost() + " requestTimeouts=" + st.requestTimeouts());
+                System.out.flush();
+            }, "adapter-stats"));
+        }
+        SocketIoServer io = builder.build();
         Namespace receivers = io.of("/").onConnection(socket -> { });
         Map<Integer, String> payloads = new ConcurrentHashMap<>();
         io.of("/driver").onConnection(driver -> driver.on("burst", (a, ack) -> {
