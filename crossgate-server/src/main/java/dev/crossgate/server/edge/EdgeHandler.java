@@ -677,6 +677,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
             shared.metrics.corsRefusal(cors.reasonCode());
         }
         shared.metrics.request(ex.route, ex.status, ex.reason);
+        shared.metrics.requestDuration(ex.route, System.nanoTime() - ex.startNanos);
         if (shared.accessLog.enabled()) {
             shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
                     ex.host, ex.origin, ex.status, ex.reason, ex.requestBytes, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,

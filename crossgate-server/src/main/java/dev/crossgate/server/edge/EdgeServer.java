@@ -306,6 +306,7 @@ public final class EdgeServer implements AutoCloseable {
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
         shared.limits.close(); // gives this node's leases in the shared store back
+        shared.metrics.close();
     }
 
     @Override

@@ -16,8 +16,11 @@ import java.util.function.Supplier;
  * Prometheus metrics of the edge. Every refusal is counted under its reason code, the same code as in
  * the response and the access log. Meters are looked up once per distinct label set and cached.
  */
-public final class Metrics {
+public final class Metrics implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final ConcurrentHashMap<String, Timer> durations = new ConcurrentHashMap<>();
+    /** Listens to the JVM's GC notifications: closed with the server. */
+    private final io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gc = new io.micrometer.core.instrument.binder.jvm.JvmGcMetrics();
     private final ConcurrentHashMap<RequestKey, Counter> requests = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> corsRefusals = new ConcurrentHashMap<>();
     private final Counter preflightsAllowed;
@@ -51,6 +54,33 @@ public final class Metrics {
                 .description("WebSocket frames relayed").register(registry);
         framesToClient = Counter.builder("crossgate.websocket.frames").tag("direction", "to_client")
                 .description("WebSocket frames relayed").register(registry);
+        // The JVM and the process (issue 13): memory and GC, threads, classes, CPU, uptime, open descriptors.
+        new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+        gc.bindTo(registry);
+        new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.FileDescriptorMetrics().bindTo(registry);
+    }
+
+    /**
+     * Records a finished exchange's duration, from its first byte read to its last written, in
+     * {@code crossgate_request_duration_seconds{route}} (a histogram: buckets for quantiles across nodes).
+     */
+    public void requestDuration(String route, long nanos) {
+        Timer t = durations.get(route);
+        if (t == null) {
+            t = durations.computeIfAbsent(route, r -> Timer.builder("crossgate.request.duration").description("Exchanges' durations by route")
+                    .tag("route", r).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(100_000))
+                    .maximumExpectedValue(Duration.ofSeconds(60)).register(registry));
+        }
+        t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void close() {
+        gc.close();
     }
 
     /** Counts one finished exchange. {@code reason} is null for a normal answer. */

@@ -432,7 +432,12 @@ class EdgeServerTest {
                     "crossgate_cors_refusals_total{reason=\"cors.origin_not_allowed\"} 1.0",
                     "crossgate_preflights_total{result=\"allowed\"} 1.0",
                     "crossgate_upstream_latency_seconds_count 1",
-                    "crossgate_connections_open");
+                    "crossgate_connections_open",
+                    // issue 13: exchange durations by route (a histogram), the JVM and the process
+                    "crossgate_request_duration_seconds_bucket{route=\"*\",le=",
+                    "crossgate_request_duration_seconds_count{route=\"*\"} 3",
+                    "jvm_memory_used_bytes{", "jvm_threads_live_threads", "process_uptime_seconds", "process_files_open_files",
+                    "system_cpu_count");
             Response health = c.send(RawHttp.get("/healthz", "localhost", "Origin: " + APP)).read();
             assertThat(health.status()).isEqualTo(200);
             assertThat(health.header("access-control-allow-origin")).isEqualTo(APP);
