@@ -237,7 +237,28 @@ final class DoctorCommand implements Callable<Integer> {
             }
             o = o.withRoutes(routes);
         }
-        Report report = Doctor.run(o);
+        // Text mode: each verdict on stderr as soon as it is known, and the WebSocket hold's countdown, so a 70 s run is
+        // not 70 s of silence; the report (stdout) follows at the end. JSON and JUnit modes stay quiet until the end.
+        java.io.PrintWriter err = spec.commandLine().getErr();
+        Doctor.Progress progress = json ? Doctor.Progress.NONE : new Doctor.Progress() {
+            @Override
+            public void verdict(dev.crossgate.server.doctor.Finding f) {
+                synchronized (err) {
+                    err.println("crossgate doctor: " + f.status().name().toLowerCase(java.util.Locale.ROOT) + " " + f.check() + " " + f.code()
+                            + (f.name() == null || f.name().isEmpty() ? "" : " (" + f.name() + ")"));
+                    err.flush();
+                }
+            }
+
+            @Override
+            public void waiting(String what) {
+                synchronized (err) {
+                    err.println("crossgate doctor: " + what);
+                    err.flush();
+                }
+            }
+        };
+        Report report = Doctor.run(o, progress);
         if (json) {
             spec.commandLine().getOut().print(Output.json(report));
         } else {

@@ -24,10 +24,40 @@ public final class Doctor {
 
     private Doctor() {}
 
+    /** Told of each verdict as soon as it is known, and of long waits (the WebSocket hold), while the run goes on. */
+    public interface Progress {
+        Progress NONE = new Progress() {
+            @Override
+            public void verdict(Finding f) {}
+
+            @Override
+            public void waiting(String what) {}
+        };
+
+        void verdict(Finding f);
+
+        void waiting(String what);
+    }
+
     public static Report run(Options o) {
+        return run(o, Progress.NONE);
+    }
+
+    /** A findings list (thread-safe) that tells {@code progress} of each verdict as it is added. */
+    private static List<Finding> told(Progress progress) {
+        return Collections.synchronizedList(new ArrayList<>() {
+            @Override
+            public boolean add(Finding f) {
+                progress.verdict(f);
+                return super.add(f);
+            }
+        });
+    }
+
+    public static Report run(Options o, Progress progress) {
         Instant started = Instant.now();
         long deadline = System.nanoTime() + o.deadline().toNanos();
-        List<Finding> findings = Collections.synchronizedList(new ArrayList<>());
+        List<Finding> findings = told(progress);
         URI url = o.url();
         String scheme = url.getScheme().toLowerCase(Locale.ROOT);
         int port = url.getPort() > 0 ? url.getPort() : scheme.equals("https") ? 443 : 80;
@@ -83,9 +113,10 @@ public final class Doctor {
         // 4. The WebSocket, started now: its hold (70 s by default) runs while the other checks do.
         Thread ws = null;
         String firstOrigin = o.origins().isEmpty() ? null : o.origins().get(0);
-        List<Finding> wsFindings = Collections.synchronizedList(new ArrayList<>());
+        List<Finding> wsFindings = told(progress);
         if (o.wsPath() != null) {
             Probe wp = new Probe(o, primary, wsFindings, deadline);
+            wp.progress = progress;
             ws = new Thread(() -> new WsChecks(wp).run(o.wsPath(), firstOrigin), "doctor-websocket");
             ws.setDaemon(true);
             ws.start();

@@ -32,6 +32,9 @@ final class Probe {
         return deadlineNanos - System.nanoTime();
     }
 
+    /** Told of long waits as they happen (verdicts are told by the findings lists themselves). */
+    volatile Doctor.Progress progress = Doctor.Progress.NONE;
+
     void add(Finding f) {
         findings.add(f);
     }

@@ -223,7 +223,14 @@ final class WsChecks {
         long start = System.nanoTime();
         int pings = 0;
         c.socket.setSoTimeout(1000);
+        long told = -1;
         while (System.nanoTime() - start < holdNanos) {
+            long left = (holdNanos - (System.nanoTime() - start)) / 1_000_000_000L;
+            long step = left / 10; // the countdown every 10 s
+            if (step != told) {
+                told = step;
+                p.progress.waiting("holding the WebSocket open without traffic: " + (left + 1) + " s left");
+            }
             Frame f;
             try {
                 f = read(c.in);

@@ -41,6 +41,35 @@ class DoctorWebSocketTest {
                 .orElseThrow(() -> new AssertionError("no " + code + " in " + check + ":\n" + Output.text(r, true)));
     }
 
+    /**
+     * Issue 13: in text mode each verdict reaches stderr as soon as it is known and the hold counts down, so the run is
+     * not silent until the hold ends (the verdicts of the checks before the hold come before its countdown).
+     */
+    @Test
+    void verdictsArePrintedAsTheyAreKnownAndTheHoldCountsDown() {
+        List<String> lines = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        Doctor.Progress progress = new Doctor.Progress() {
+            @Override
+            public void verdict(Finding f) {
+                lines.add("verdict " + f.code());
+            }
+
+            @Override
+            public void waiting(String what) {
+                lines.add("waiting " + what);
+            }
+        };
+        Report r = Doctor.run(Options.of(URI.create("http://127.0.0.1:" + ws.port() + "/ws")).withOrigins(List.of("https://app.example.com"))
+                .withWebSocket("/ws", List.of("chat"), Duration.ofSeconds(2)).withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(40)), progress);
+        int hold = lines.indexOf("waiting holding the WebSocket open without traffic: 2 s left");
+        assertThat(hold).as(String.join("\n", lines)).isPositive();
+        assertThat(lines.subList(0, hold)).as("verdicts told before the hold").anyMatch(l -> l.startsWith("verdict "));
+        // Every verdict of the report was told, once.
+        long told = lines.stream().filter(l -> l.startsWith("verdict ")).count();
+        long total = r.findings().size();
+        assertThat(told).isEqualTo(total);
+    }
+
     @Test
     void anOfferedSubprotocolIsChosenTheMessageEchoedAndTheConnectionHeld() {
         Report r = doctor(List.of("chat"));
