@@ -678,6 +678,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         }
         shared.metrics.request(ex.route, ex.status, ex.reason);
         shared.metrics.requestDuration(ex.route, System.nanoTime() - ex.startNanos);
+        shared.metrics.activity().record(ex.origin, ex.reason);
         if (shared.accessLog.enabled()) {
             shared.accessLog.log(new AccessLog.Entry(System.currentTimeMillis(), ex.requestId, ex.clientAddress, ex.method.name(), ex.path,
                     ex.host, ex.origin, ex.status, ex.reason, ex.requestBytes, ex.bytesOut, upstreamNanos < 0 ? -1 : upstreamNanos / 1000,

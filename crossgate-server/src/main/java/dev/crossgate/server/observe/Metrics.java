@@ -19,6 +19,8 @@ import java.util.function.Supplier;
 public final class Metrics implements AutoCloseable {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final ConcurrentHashMap<String, Timer> durations = new ConcurrentHashMap<>();
+    /** The last minutes, per second, for the status page. */
+    private final Activity activity = new Activity();
     /** Listens to the JVM's GC notifications: closed with the server. */
     private final io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gc = new io.micrometer.core.instrument.binder.jvm.JvmGcMetrics();
     private final ConcurrentHashMap<RequestKey, Counter> requests = new ConcurrentHashMap<>();
@@ -76,6 +78,10 @@ public final class Metrics implements AutoCloseable {
                     .maximumExpectedValue(Duration.ofSeconds(60)).register(registry));
         }
         t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public Activity activity() {
+        return activity;
     }
 
     @Override
