@@ -58,6 +58,17 @@ public final class EngineServer {
         return sessions.size();
     }
 
+    /** Open sessions by their transport now: {@code polling} and {@code websocket} (the first question of a status page). */
+    public java.util.Map<String, Integer> transportCounts() {
+        java.util.Map<String, Integer> out = new java.util.TreeMap<>();
+        out.put("polling", 0);
+        out.put("websocket", 0);
+        for (EngineSocket s : sessions.values()) {
+            out.merge(s.transport(), 1, Integer::sum);
+        }
+        return out;
+    }
+
     /** Closes every session (server close). */
     public void closeAll() {
         for (EngineSocket s : sessions.values()) {

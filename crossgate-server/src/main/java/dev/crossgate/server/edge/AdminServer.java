@@ -27,9 +27,15 @@ final class AdminServer {
     private Channel listener;
 
     private final dev.crossgate.server.realtime.PublishApi publish;
+    private final dev.crossgate.server.observe.StatusPage status;
 
     AdminServer(EdgeServer.Shared shared) {
         this.shared = shared;
+        this.status = new dev.crossgate.server.observe.StatusPage(shared.metrics, () -> shared.config, () -> {
+            java.util.List<dev.crossgate.server.proxy.UpstreamGroup> all = new java.util.ArrayList<>(shared.groups);
+            all.add(shared.defaultGroup); // the upstream every request without a route of its own goes to
+            return all;
+        }, () -> shared.hub);
         this.publish = shared.hub == null ? null : new dev.crossgate.server.realtime.PublishApi(shared.hub, shared.config.realtime().publishToken());
     }
 
@@ -57,6 +63,27 @@ final class AdminServer {
         if (listener != null) {
             listener.close().awaitUninterruptibly();
         }
+    }
+
+    /**
+     * The status page's server-sent events: a snapshot now and every second while the page is open (the admin listener's
+     * own connection cap bounds how many pages stream at once).
+     */
+    private void statusEvents(ChannelHandlerContext ctx) {
+        io.netty.handler.codec.http.HttpResponse r = new io.netty.handler.codec.http.DefaultHttpResponse(
+                io.netty.handler.codec.http.HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpResponseStatus.OK);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8").set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        HttpUtil.setTransferEncodingChunked(r, true);
+        ctx.writeAndFlush(r);
+        Runnable push = () -> {
+            if (ctx.channel().isActive()) {
+                ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultHttpContent(io.netty.buffer.Unpooled.copiedBuffer(
+                        "data: " + status.snapshotJson() + "\n\n", java.nio.charset.StandardCharsets.UTF_8)));
+            }
+        };
+        push.run();
+        var every = ctx.executor().scheduleAtFixedRate(push, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+        ctx.channel().closeFuture().addListener(f -> every.cancel(false));
     }
 
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -98,6 +125,9 @@ final class AdminServer {
                 return;
             }
             switch (path) {
+                case "/status", "/status/" -> ResponseWriter.writeBody(ctx, ex, 200, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.html(), head);
+                case "/status/events" -> statusEvents(ctx);
+                case "/status.json" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", status.snapshotJson() + "\n", head);
                 case "/metrics" -> ResponseWriter.writeBody(ctx, ex, 200, "text/plain; version=0.0.4; charset=utf-8", shared.metrics.scrape(), head);
                 case "/healthz" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", "{\"status\":\"ok\"}\n", head);
                 case "/readyz" -> {

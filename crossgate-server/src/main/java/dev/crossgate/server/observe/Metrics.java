@@ -7,6 +7,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -78,6 +79,25 @@ public final class Metrics implements AutoCloseable {
                     .maximumExpectedValue(Duration.ofSeconds(60)).register(registry));
         }
         t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A timer's mean and max in milliseconds and its count, by name and tags (null when it has not been used). */
+    public Map<String, Object> timerSummary(String name, String... tags) {
+        Timer t = registry.find(name).tags(tags).timer();
+        if (t == null) {
+            return null;
+        }
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("count", t.count());
+        m.put("meanMs", Math.round(t.mean(TimeUnit.MILLISECONDS) * 10) / 10.0);
+        m.put("maxMs", Math.round(t.max(TimeUnit.MILLISECONDS) * 10) / 10.0);
+        return m;
+    }
+
+    /** The value of a gauge by name (NaN when absent). */
+    public double gaugeValue(String name) {
+        Gauge g = registry.find(name).gauge();
+        return g == null ? Double.NaN : g.value();
     }
 
     public Activity activity() {
