@@ -8,6 +8,8 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -41,8 +43,24 @@ public final class DemoPage implements AutoCloseable {
      *                   (a trailing slash is removed)
      */
     public static DemoPage start(String host, int port, String apiBaseUrl) {
+        return start(host, port, apiBaseUrl, Map.of());
+    }
+
+    /**
+     * The same, with the page's other placeholders: {@code __ROLE__} ("allowed" or "refused": which side of the policy
+     * this origin is on), {@code __OTHER__} (the other side's page), {@code __STATUS__} (the status page),
+     * {@code __EXPIRED__} (an expired token for the "expired token" call). Also serves {@code GET /explain?method=M&path=P}:
+     * the same request made from this server with this page's Origin, answered with Crossgate's status and reason code
+     * (what the browser hides from a refused page, shown beside what its console says).
+     */
+    public static DemoPage start(String host, int port, String apiBaseUrl, Map<String, String> vars) {
         Objects.requireNonNull(apiBaseUrl, "apiBaseUrl");
-        byte[] html = render(apiBaseUrl).getBytes(StandardCharsets.UTF_8);
+        String rendered = render(apiBaseUrl);
+        for (String k : List.of("__ROLE__", "__OTHER__", "__STATUS__", "__EXPIRED__")) {
+            rendered = rendered.replace(k, jsString(vars.getOrDefault(k, "")));
+        }
+        byte[] html = rendered.getBytes(StandardCharsets.UTF_8);
+        String api = apiBaseUrl.strip().replaceAll("/+$", "");
         int instance = INSTANCES.incrementAndGet();
         AtomicInteger threads = new AtomicInteger();
         ExecutorService executor = Executors.newFixedThreadPool(4, r -> {
@@ -54,6 +72,7 @@ public final class DemoPage implements AutoCloseable {
             HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 64);
             server.setExecutor(executor);
             server.createContext("/", ex -> serve(ex, html));
+            server.createContext("/explain", ex -> explain(ex, api));
             server.start();
             return new DemoPage(server, executor);
         } catch (IOException e) {
@@ -145,6 +164,45 @@ public final class DemoPage implements AutoCloseable {
                 ex.sendResponseHeaders(200, head ? -1 : html.length);
                 write(ex, head ? null : html);
             }
+        }
+    }
+
+    private static final java.net.http.HttpClient CLIENT = java.net.http.HttpClient.newBuilder()
+            .connectTimeout(java.time.Duration.ofSeconds(5)).build();
+
+    /** What Crossgate answers this page's origin for one call: {"status", "reason"} (the reason from X-Crossgate-Reason). */
+    private static void explain(HttpExchange ex, String api) throws IOException {
+        try (ex) {
+            Map<String, List<String>> q = new io.netty.handler.codec.http.QueryStringDecoder(ex.getRequestURI().toString()).parameters();
+            String method = q.getOrDefault("method", List.of("GET")).get(0).toUpperCase(java.util.Locale.ROOT);
+            String path = q.getOrDefault("path", List.of("/")).get(0);
+            String origin = "http://" + ex.getRequestHeaders().getFirst("Host");
+            String answer;
+            if (!path.startsWith("/api/") || !method.matches("GET|POST|PUT|OPTIONS")) {
+                answer = "{\"error\":\"only GET, POST, PUT or OPTIONS of /api/ paths\"}";
+            } else {
+                try {
+                    var b = java.net.http.HttpRequest.newBuilder(java.net.URI.create(api + path)).timeout(java.time.Duration.ofSeconds(10))
+                            .header("Origin", origin);
+                    if (method.equals("OPTIONS")) {
+                        b.header("Access-Control-Request-Method", "PUT");
+                    }
+                    var r = CLIENT.send(b.method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                            java.net.http.HttpResponse.BodyHandlers.discarding());
+                    String reason = r.headers().firstValue("X-Crossgate-Reason").orElse("");
+                    answer = "{\"status\":" + r.statusCode() + ",\"reason\":" + jsString(reason) + "}";
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    answer = "{\"error\":\"interrupted\"}";
+                } catch (IOException | IllegalArgumentException e) {
+                    answer = "{\"error\":" + jsString(String.valueOf(e.getMessage())) + "}";
+                }
+            }
+            byte[] body = answer.getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "application/json");
+            ex.getResponseHeaders().set("Cache-Control", "no-store");
+            ex.sendResponseHeaders(200, body.length);
+            write(ex, body);
         }
     }
 

@@ -28,7 +28,7 @@ class DemoPageTest {
                     .contains("const API = \"http://127.0.0.1:8080\";")
                     .doesNotContain("__API__")
                     .contains("/api/hello", "/api/echo", "/api/private", "/api/missing", "/api/error",
-                            "/api/slow", "/api/upload", "blocked by CORS (see devtools)", "X-Crossgate-Reason")
+                            "/api/slow", "/api/upload", "has been blocked by CORS policy", "X-Crossgate-Reason")
                     .doesNotContain("src=\"http", "href=\"http"); // no external resources
         }
     }
