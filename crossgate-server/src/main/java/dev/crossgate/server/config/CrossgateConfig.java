@@ -110,7 +110,18 @@ public record CrossgateConfig(
     }
 
     /** The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}; off when {@code listen} is null. */
-    public record Admin(Listen listen) {}
+    /**
+     * The admin listener.
+     *
+     * @param listen                where it listens, or null when it is off
+     * @param readyRequiresUpstream /readyz answers 503 {@code upstream.unhealthy} while no upstream of the default route is in
+     *                              rotation (for balancers that should send traffic elsewhere); default false
+     */
+    public record Admin(Listen listen, boolean readyRequiresUpstream) {
+        public Admin(Listen listen) {
+            this(listen, false);
+        }
+    }
 
     /**
      * WebSocket proxying.

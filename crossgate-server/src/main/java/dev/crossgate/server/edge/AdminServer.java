@@ -132,6 +132,10 @@ final class AdminServer {
                 case "/healthz" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", "{\"status\":\"ok\"}\n", head);
                 case "/readyz" -> {
                     boolean ready = !shared.draining.get();
+                    // admin.readyRequiresUpstream: not ready while no upstream of the default route is in rotation (ejected
+                    // after failures, or failing its health check), so a balancer sends the traffic to another node.
+                    boolean upstreamDown = shared.config.admin().readyRequiresUpstream()
+                            && shared.defaultGroup.upstreams().stream().noneMatch(dev.crossgate.server.proxy.Upstream::available);
                     // With realtime.redis, the cluster link is told too. A node whose Redis is down still serves its own
                     // clients, and every node shares that Redis: taking them all out of rotation would help no one, so
                     // the status stays ready and "redis" says "down" (the metric crossgate_realtime_cluster_connected too).
@@ -143,8 +147,9 @@ final class AdminServer {
                             cluster += ",\"redisProblem\":" + new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(c.lastError());
                         }
                     }
-                    ResponseWriter.writeBody(ctx, ex, ready ? 200 : 503, "application/json",
-                            "{\"status\":\"" + (ready ? "ready" : "draining") + "\"" + cluster + "}\n", head);
+                    String state = !ready ? "draining" : upstreamDown ? "upstream_unavailable" : "ready";
+                    ResponseWriter.writeBody(ctx, ex, ready && !upstreamDown ? 200 : 503, "application/json",
+                            "{\"status\":\"" + state + "\"" + cluster + "}\n", head);
                 }
                 default -> ResponseWriter.writeLocal(ctx, ex, 404, Reason.NOT_FOUND.code(), Reason.NOT_FOUND.message(), head);
             }

@@ -165,7 +165,7 @@ class ConfigFuzzTest {
                         "upstreamResponseTimeout", "60s", "upstreamIdleTimeout", "30s", "trustedProxies", List.of("10.0.0.0/8"),
                         "redirectHttps", false),
                 "tls", map("certificate", "key.pub", "key", "key.pub", "selfSigned", false, "hsts", "0s"),
-                "admin", map("listen", "127.0.0.1:9090", "enabled", true),
+                "admin", map("listen", "127.0.0.1:9090", "enabled", true, "readyRequiresUpstream", false),
                 "log", map("access", true),
                 "cors", map(
                         "allowedOrigins", List.of("https://app.example.com"),
