@@ -51,6 +51,11 @@ public final class Metrics {
                 .description("WebSocket frames relayed").register(registry);
         framesToClient = Counter.builder("crossgate.websocket.frames").tag("direction", "to_client")
                 .description("WebSocket frames relayed").register(registry);
+        // The Prometheus info-metric convention (a gauge of 1 whose labels carry the facts, as go_build_info and
+        // node_exporter's *_info): crossgate_build_info{version,commit} 1.
+        BuildInfo build = BuildInfo.current();
+        Gauge.builder("crossgate.build.info", () -> 1).description("This build of Crossgate: its version and Git commit")
+                .tag("version", build.version()).tag("commit", build.commit()).register(registry);
     }
 
     /** Counts one finished exchange. {@code reason} is null for a normal answer. */
