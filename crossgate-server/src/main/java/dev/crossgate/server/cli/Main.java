@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Crossgate: the edge between browsers, mobile apps and your backend.%n"
                 + "One validated cross-origin policy for every response and WebSocket handshake.",
-        subcommands = {ServeCommand.class, DemoCommand.class, CheckCommand.class, DoctorCommand.class, ConformanceCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, DemoCommand.class, CheckCommand.class, DoctorCommand.class, ConformanceCommand.class, VersionCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** What a command runs with: its environment and working directory (tests pass their own). */
     public record Context(Map<String, String> env, Path workingDirectory) {}
@@ -69,11 +70,11 @@ public final class Main implements Runnable {
         }
     }
 
+    /** {@code --version}: the lines of {@code crossgate version}, from the build's {@link dev.crossgate.server.observe.BuildInfo}. */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"crossgate " + (v == null ? "development build" : v)};
+            return VersionCommand.lines(dev.crossgate.server.observe.BuildInfo.current());
         }
     }
 }

@@ -65,6 +65,11 @@ public final class Metrics implements AutoCloseable {
         new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
         new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
         new io.micrometer.core.instrument.binder.system.FileDescriptorMetrics().bindTo(registry);
+        // The Prometheus info-metric convention (a gauge of 1 whose labels carry the facts, as go_build_info and
+        // node_exporter's *_info): crossgate_build_info{version,commit} 1.
+        BuildInfo build = BuildInfo.current();
+        Gauge.builder("crossgate.build.info", () -> 1).description("This build of Crossgate: its version and Git commit")
+                .tag("version", build.version()).tag("commit", build.commit()).register(registry);
     }
 
     /**
