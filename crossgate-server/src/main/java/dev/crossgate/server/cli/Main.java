@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Crossgate: the edge between browsers, mobile apps and your backend.%n"
                 + "One validated cross-origin policy for every response and WebSocket handshake.",
-        subcommands = {ServeCommand.class, DemoCommand.class, CheckCommand.class, DoctorCommand.class, ConformanceCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, DemoCommand.class, CheckCommand.class, DoctorCommand.class, ConformanceCommand.class, ReloadCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** What a command runs with: its environment and working directory (tests pass their own). */
     public record Context(Map<String, String> env, Path workingDirectory) {}

@@ -251,9 +251,11 @@ public final class ConfigLoader {
         CrossgateConfig.Tls tls = new CrossgateConfig.Tls(certPath, keyPath, selfSigned, hsts);
 
         Section adminSection = top.section("admin");
-        b.declare(adminSection, "listen", "enabled");
+        b.declare(adminSection, "listen", "enabled", "token");
         boolean adminEnabled = adminSection.bool("enabled", true, def).value();
         Listen adminListen = parseListen(b, adminSection.string("listen", "127.0.0.1:9090", def), "admin.listen");
+        // Bearer token of the admin listener's operations (POST /reload); required for them when it listens beyond loopback.
+        String adminToken = adminSection.secret("token", def).value();
 
         Section logSection = top.section("log");
         b.declare(logSection, "access");
@@ -280,7 +282,7 @@ public final class ConfigLoader {
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(routes), List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
-                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null), accessLog, cors, webSocket,
+                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null, adminToken), accessLog, cors, webSocket,
                     auth, limits, realtime, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);

@@ -109,8 +109,19 @@ public record CrossgateConfig(
         }
     }
 
-    /** The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}; off when {@code listen} is null. */
-    public record Admin(Listen listen) {}
+    /**
+     * The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}, {@code POST /reload}; off when
+     * {@code listen} is null.
+     *
+     * @param token bearer token that {@code POST /reload} requires ({@code admin.token}, CROSSGATE_ADMIN_TOKEN), or null:
+     *              then only a loopback admin listener accepts it
+     */
+    public record Admin(Listen listen, String token) {
+        @Override
+        public String toString() {
+            return "Admin[listen=" + listen + ", token=" + (token == null ? "none" : "(not shown)") + "]";
+        }
+    }
 
     /**
      * WebSocket proxying.

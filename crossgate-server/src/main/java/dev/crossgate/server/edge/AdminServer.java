@@ -30,7 +30,7 @@ final class AdminServer {
 
     AdminServer(EdgeServer.Shared shared) {
         this.shared = shared;
-        this.publish = shared.hub == null ? null : new dev.crossgate.server.realtime.PublishApi(shared.hub, shared.config.realtime().publishToken());
+        this.publish = shared.hub == null ? null : new dev.crossgate.server.realtime.PublishApi(shared.hub, shared.config().realtime().publishToken());
     }
 
     void start(EventLoopGroup boss, EventLoopGroup workers, String host, int port) throws InterruptedException {
@@ -43,7 +43,7 @@ final class AdminServer {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         // Bodies only for the publish API, up to one realtime payload.
-                        int maxBody = publish == null ? 8192 : Math.max(8192, shared.config.realtime().maxPayload());
+                        int maxBody = publish == null ? 8192 : Math.max(8192, shared.config().realtime().maxPayload());
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(maxBody), new Handler());
                     }
                 }).bind(host, port).sync().channel();
@@ -59,6 +59,48 @@ final class AdminServer {
         }
     }
 
+    /**
+     * {@code POST /reload}: re-reads the configuration (as SIGHUP does) and answers with the reload's JSON: 200 when
+     * applied, 422 when the file is invalid (nothing changed; every problem listed). With {@code admin.token} set it
+     * requires {@code Authorization: Bearer <token>} (RFC 6750 §2.1); without one, only a loopback admin listener takes
+     * it, since anyone who reaches the listener could otherwise make the process read its file at will.
+     */
+    private void reload(ChannelHandlerContext ctx, FullHttpRequest req, Exchange ex, boolean head) {
+        if (!req.method().equals(HttpMethod.POST)) {
+            ex.extraHeaders = new String[] {"allow", "POST"};
+            ResponseWriter.writeLocal(ctx, ex, 405, "admin.method_not_allowed", "POST /reload re-reads the configuration", head);
+            return;
+        }
+        String token = shared.config().admin().token();
+        if (token != null) {
+            String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+            byte[] expected = ("Bearer " + token).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            if (given == null || !java.security.MessageDigest.isEqual(expected, given.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+                ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
+                ResponseWriter.writeLocal(ctx, ex, 401, "admin.unauthorized", "POST /reload requires Authorization: Bearer <admin.token>", head);
+                return;
+            }
+        } else if (!address().getAddress().isLoopbackAddress()) {
+            ResponseWriter.writeLocal(ctx, ex, 403, "admin.token_required",
+                    "the admin listener is not on loopback: set admin.token (or CROSSGATE_ADMIN_TOKEN) to use POST /reload", head);
+            return;
+        }
+        java.util.function.Supplier<EdgeServer.Reload> reloader = shared.reloader;
+        if (reloader == null) {
+            ResponseWriter.writeLocal(ctx, ex, 503, "admin.reload_unavailable", "this server has no configuration file to reload", head);
+            return;
+        }
+        // Off the event loop: reading and validating the file may take a while, and reloads are serialized.
+        java.util.concurrent.CompletableFuture.supplyAsync(reloader).whenComplete((r, err) -> ctx.executor().execute(() -> {
+            if (err != null) {
+                ResponseWriter.writeLocal(ctx, ex, 500, "admin.reload_failed", "the reload failed: "
+                        + String.valueOf(err.getMessage()).lines().findFirst().orElse(""), head);
+            } else {
+                ResponseWriter.writeBody(ctx, ex, r.ok() ? 200 : 422, "application/json", r.json(), head);
+            }
+        }));
+    }
+
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -66,7 +108,7 @@ final class AdminServer {
             String origin = req.headers().get(HttpHeaderNames.ORIGIN);
             Exchange ex = new Exchange("admin-" + System.nanoTime(), req.method(), path, req.headers().get(HttpHeaderNames.HOST), origin,
                     String.valueOf(ctx.channel().remoteAddress()), HttpUtil.isKeepAlive(req));
-            CorsPolicy policy = shared.config.cors().policyFor(path);
+            CorsPolicy policy = shared.config().cors().policyFor(path);
             ex.cors = policy.decide(req.method().name(), origin, req.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD),
                     req.headers().getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS));
             boolean head = req.method().equals(HttpMethod.HEAD);
@@ -95,6 +137,10 @@ final class AdminServer {
                                 ResponseWriter.writeLocal(ctx, ex, a.status(), a.reason(), a.message(), head);
                             }
                         }));
+                return;
+            }
+            if (path.equals("/reload")) {
+                reload(ctx, req, ex, head);
                 return;
             }
             switch (path) {
