@@ -86,7 +86,10 @@ public final class EdgeServer implements AutoCloseable {
                 }
                 List<Upstream> us = new ArrayList<>();
                 for (java.net.URI u : r.upstreams()) {
-                    us.add(upstream(shared.metrics, config.http(), u, r.path(), r.ejectAfter(), r.ejectFor()));
+                    // An upstream the route already had keeps its object: its pool, ejection state and health gauge
+                    // (the gauge is registered once per upstream and route, so a new object would not be seen).
+                    Upstream same = previous == null ? null : previous.upstream(r, u, config.http());
+                    us.add(same != null ? same : upstream(shared.metrics, config.http(), u, r.path(), r.ejectAfter(), r.ejectFor()));
                 }
                 gs.add(new UpstreamGroup(r.path(), us, r.healthCheck(), r.sessionAffinity()));
             }
@@ -107,6 +110,24 @@ public final class EdgeServer implements AutoCloseable {
             for (int i = 0; i < config.routes().size(); i++) {
                 if (config.routes().get(i).equals(route)) {
                     return groups.get(i);
+                }
+            }
+            return null;
+        }
+
+        /** This configuration's upstream {@code uri} of the route with {@code route}'s path and ejection settings, else null. */
+        private Upstream upstream(CrossgateConfig.ProxyRoute route, java.net.URI uri, CrossgateConfig.Http http) {
+            if (!sameUpstreamTimeouts(config.http(), http)) {
+                return null;
+            }
+            for (int i = 0; i < config.routes().size(); i++) {
+                CrossgateConfig.ProxyRoute r = config.routes().get(i);
+                if (r.path().equals(route.path()) && r.ejectAfter() == route.ejectAfter() && r.ejectFor().equals(route.ejectFor())) {
+                    for (Upstream u : groups.get(i).upstreams()) {
+                        if (u.pool().uri().equals(uri)) {
+                            return u;
+                        }
+                    }
                 }
             }
             return null;

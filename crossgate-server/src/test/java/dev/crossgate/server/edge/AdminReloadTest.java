@@ -93,14 +93,16 @@ class AdminReloadTest {
     void aReloadKeepsTheGroupsWhoseUpstreamsDidNotChangeAndReplacesTheOthers() throws Exception {
         start(config("http://127.0.0.1:11"));
         List<UpstreamGroup> before = edge.groups();
-        Files.writeString(dir.resolve("crossgate.yaml"), config("http://127.0.0.1:12"));
+        Files.writeString(dir.resolve("crossgate.yaml"), config("http://127.0.0.1:11, http://127.0.0.1:12"));
         EdgeServer.Reload r = edge.reload();
         assertThat(r.ok()).isTrue();
         assertThat(r.restartToApply()).isEmpty();
         List<UpstreamGroup> after = edge.groups();
         assertThat(after.get(0)).isSameAs(before.get(0)); // /a unchanged: its health state and pool survive
         assertThat(after.get(1)).isNotSameAs(before.get(1));
-        assertThat(after.get(1).upstreams().get(0).authority()).isEqualTo("127.0.0.1:12");
+        // The upstream /b already had is the same object (its pool and ejection state); the added one is new.
+        assertThat(after.get(1).upstreams().get(0)).isSameAs(before.get(1).upstreams().get(0));
+        assertThat(after.get(1).upstreams().get(1).authority()).isEqualTo("127.0.0.1:12");
         assertThat(log).contains("crossgate: configuration reloaded from " + dir.resolve("crossgate.yaml") + " (changed live: routes)");
     }
 }
