@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "Crossgate: the edge between browsers, mobile apps and your backend.%n"
                 + "One validated cross-origin policy for every response and WebSocket handshake.",
         subcommands = {ServeCommand.class, DemoCommand.class, CheckCommand.class, DoctorCommand.class, ConformanceCommand.class, VersionCommand.class,
-                CommandLine.HelpCommand.class})
+                ReloadCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** What a command runs with: its environment and working directory (tests pass their own). */
     public record Context(Map<String, String> env, Path workingDirectory) {}

@@ -18,7 +18,9 @@ import picocli.CommandLine.Spec;
         description = {"Run the edge: a reverse proxy that answers preflights, checks Host and applies the CORS policy",
                 "to every response (dev defaults: listen on 0.0.0.0:8080, forward to http://127.0.0.1:8000)."},
         exitCodeListHeading = "%nExit status:%n",
-        exitCodeList = {"0:stopped (SIGTERM drains in-flight exchanges first)", "2:invalid configuration or usage"})
+        exitCodeList = {"0:stopped (SIGTERM drains in-flight exchanges first)", "2:invalid configuration or usage"},
+        footerHeading = "%nSignals:%n",
+        footer = {"SIGHUP re-reads the configuration (as crossgate reload does); an invalid file changes nothing."})
 final class ServeCommand implements Callable<Integer> {
     private final Main.Context context;
 
@@ -51,8 +53,23 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        CrossgateConfig c = Startup.load(new ConfigLoader.Options(config, profile, context.env(), context.workingDirectory())
-                .with("listen", listen).with("upstream", upstream).with("tls.selfSigned", tlsSelfSigned ? "true" : null), err);
+        // SIGHUP reloads (never exits, not even before the server is up): installed first.
+        java.util.concurrent.atomic.AtomicReference<EdgeServer> running = new java.util.concurrent.atomic.AtomicReference<>();
+        Signals.onHangup(() -> {
+            EdgeServer s = running.get();
+            if (s == null) {
+                err.println("crossgate: SIGHUP: not serving yet, nothing reloaded");
+                err.flush();
+                return;
+            }
+            err.println("crossgate: SIGHUP: reloading the configuration");
+            err.flush();
+            s.reload();
+        });
+        // A reload reads the configuration as it was found at start: the same file, profile, environment and options.
+        ConfigLoader.Options options = new ConfigLoader.Options(config, profile, context.env(), context.workingDirectory())
+                .with("listen", listen).with("upstream", upstream).with("tls.selfSigned", tlsSelfSigned ? "true" : null);
+        CrossgateConfig c = Startup.load(options, err);
         if (c == null) {
             return 2;
         }
@@ -78,6 +95,11 @@ final class ServeCommand implements Callable<Integer> {
                     + configured + "); more are closed at accept");
         }
         err.flush();
+        server.reloadFrom(() -> ConfigLoader.inspect(options), line -> {
+            err.println(line);
+            err.flush();
+        });
+        running.set(server);
         Signals.awaitTermination();
         err.println("crossgate: draining (up to " + drainTimeout + ")");
         err.flush();

@@ -122,6 +122,14 @@ final class Binder {
             return r;
         }
 
+        /** A secret string (null when unset): recorded as its length only, so that check, logs and the status page never show it. */
+        Sourced<String> secret(String key, Source defSource) {
+            Sourced<String> s = scalar(key, "a string");
+            Sourced<String> r = s == null ? new Sourced<>(null, defSource) : s;
+            record(path(key), r.value() == null ? "(none)" : "(set, " + r.value().length() + " characters, not shown)", r.source());
+            return r;
+        }
+
         /**
          * One typed scalar: the default when unset, else {@code parse} of the text (null when the text is
          * not valid, which records a problem "{@code path: "text" is not <what> (expected: <expected>)}").

@@ -251,10 +251,12 @@ public final class ConfigLoader {
         CrossgateConfig.Tls tls = new CrossgateConfig.Tls(certPath, keyPath, selfSigned, hsts);
 
         Section adminSection = top.section("admin");
-        b.declare(adminSection, "listen", "enabled", "readyRequiresUpstream");
+        b.declare(adminSection, "listen", "enabled", "readyRequiresUpstream", "token");
         boolean adminEnabled = adminSection.bool("enabled", true, def).value();
         boolean readyRequiresUpstream = adminSection.bool("readyRequiresUpstream", false, def).value();
         Listen adminListen = parseListen(b, adminSection.string("listen", "127.0.0.1:9090", def), "admin.listen");
+        // Bearer token of the admin listener's operations (POST /reload); required for them when it listens beyond loopback.
+        String adminToken = adminSection.secret("token", def).value();
 
         Section logSection = top.section("log");
         b.declare(logSection, "access");
@@ -281,7 +283,7 @@ public final class ConfigLoader {
             config = new CrossgateConfig(profile, listen, upstream, List.copyOf(routes), List.copyOf(hosts),
                     new CrossgateConfig.Http(maxBody.value(), headTimeout.value(), idleTimeout.value(), connectTimeout.value(),
                             responseTimeout.value(), upstreamIdle.value(), List.copyOf(trusted), redirectHttps),
-                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null, readyRequiresUpstream), accessLog, cors, webSocket,
+                    tls, new CrossgateConfig.Admin(adminEnabled ? adminListen : null, adminToken, readyRequiresUpstream), accessLog, cors, webSocket,
                     auth, limits, realtime, List.copyOf(b.settings()), warnings);
         }
         return new Result(config, List.copyOf(b.settings()), List.copyOf(problems), fileName, profile, profileSource);

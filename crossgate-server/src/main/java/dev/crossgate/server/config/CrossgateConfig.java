@@ -109,17 +109,23 @@ public record CrossgateConfig(
         }
     }
 
-    /** The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}; off when {@code listen} is null. */
     /**
-     * The admin listener.
+     * The admin listener: {@code /metrics} (Prometheus), {@code /healthz}, {@code /readyz}, {@code /status}, {@code POST /reload};
+     * off when {@code listen} is null.
      *
-     * @param listen                where it listens, or null when it is off
-     * @param readyRequiresUpstream /readyz answers 503 {@code upstream.unhealthy} while no upstream of the default route is in
-     *                              rotation (for balancers that should send traffic elsewhere); default false
+     * @param token                 bearer token that {@code POST /reload} requires ({@code admin.token}, CROSSGATE_ADMIN_TOKEN), or
+     *                              null: then only a loopback admin listener accepts it
+     * @param readyRequiresUpstream /readyz answers 503 while no upstream of the default route is in rotation; default false
      */
-    public record Admin(Listen listen, boolean readyRequiresUpstream) {
-        public Admin(Listen listen) {
-            this(listen, false);
+    public record Admin(Listen listen, String token, boolean readyRequiresUpstream) {
+        public Admin(Listen listen, String token) {
+            this(listen, token, false);
+        }
+
+        @Override
+        public String toString() {
+            return "Admin[listen=" + listen + ", token=" + (token == null ? "none" : "(not shown)") + ", readyRequiresUpstream="
+                    + readyRequiresUpstream + "]";
         }
     }
 

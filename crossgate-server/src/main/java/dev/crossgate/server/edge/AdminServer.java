@@ -31,12 +31,13 @@ final class AdminServer {
 
     AdminServer(EdgeServer.Shared shared) {
         this.shared = shared;
-        this.status = new dev.crossgate.server.observe.StatusPage(shared.metrics, () -> shared.config, () -> {
-            java.util.List<dev.crossgate.server.proxy.UpstreamGroup> all = new java.util.ArrayList<>(shared.groups);
-            all.add(shared.defaultGroup); // the upstream every request without a route of its own goes to
+        this.status = new dev.crossgate.server.observe.StatusPage(shared.metrics, shared::config, () -> {
+            EdgeServer.Live live = shared.live;
+            java.util.List<dev.crossgate.server.proxy.UpstreamGroup> all = new java.util.ArrayList<>(live.groups);
+            all.add(live.defaultGroup); // the upstream every request without a route of its own goes to
             return all;
         }, () -> shared.hub);
-        this.publish = shared.hub == null ? null : new dev.crossgate.server.realtime.PublishApi(shared.hub, shared.config.realtime().publishToken());
+        this.publish = shared.hub == null ? null : new dev.crossgate.server.realtime.PublishApi(shared.hub, shared.config().realtime().publishToken());
     }
 
     void start(EventLoopGroup boss, EventLoopGroup workers, String host, int port) throws InterruptedException {
@@ -49,7 +50,7 @@ final class AdminServer {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         // Bodies only for the publish API, up to one realtime payload.
-                        int maxBody = publish == null ? 8192 : Math.max(8192, shared.config.realtime().maxPayload());
+                        int maxBody = publish == null ? 8192 : Math.max(8192, shared.config().realtime().maxPayload());
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(maxBody), new Handler());
                     }
                 }).bind(host, port).sync().channel();
@@ -86,6 +87,48 @@ final class AdminServer {
         ctx.channel().closeFuture().addListener(f -> every.cancel(false));
     }
 
+    /**
+     * {@code POST /reload}: re-reads the configuration (as SIGHUP does) and answers with the reload's JSON: 200 when
+     * applied, 422 when the file is invalid (nothing changed; every problem listed). With {@code admin.token} set it
+     * requires {@code Authorization: Bearer <token>} (RFC 6750 §2.1); without one, only a loopback admin listener takes
+     * it, since anyone who reaches the listener could otherwise make the process read its file at will.
+     */
+    private void reload(ChannelHandlerContext ctx, FullHttpRequest req, Exchange ex, boolean head) {
+        if (!req.method().equals(HttpMethod.POST)) {
+            ex.extraHeaders = new String[] {"allow", "POST"};
+            ResponseWriter.writeLocal(ctx, ex, 405, "admin.method_not_allowed", "POST /reload re-reads the configuration", head);
+            return;
+        }
+        String token = shared.config().admin().token();
+        if (token != null) {
+            String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+            byte[] expected = ("Bearer " + token).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            if (given == null || !java.security.MessageDigest.isEqual(expected, given.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+                ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
+                ResponseWriter.writeLocal(ctx, ex, 401, "admin.unauthorized", "POST /reload requires Authorization: Bearer <admin.token>", head);
+                return;
+            }
+        } else if (!address().getAddress().isLoopbackAddress()) {
+            ResponseWriter.writeLocal(ctx, ex, 403, "admin.token_required",
+                    "the admin listener is not on loopback: set admin.token (or CROSSGATE_ADMIN_TOKEN) to use POST /reload", head);
+            return;
+        }
+        java.util.function.Supplier<EdgeServer.Reload> reloader = shared.reloader;
+        if (reloader == null) {
+            ResponseWriter.writeLocal(ctx, ex, 503, "admin.reload_unavailable", "this server has no configuration file to reload", head);
+            return;
+        }
+        // Off the event loop: reading and validating the file may take a while, and reloads are serialized.
+        java.util.concurrent.CompletableFuture.supplyAsync(reloader).whenComplete((r, err) -> ctx.executor().execute(() -> {
+            if (err != null) {
+                ResponseWriter.writeLocal(ctx, ex, 500, "admin.reload_failed", "the reload failed: "
+                        + String.valueOf(err.getMessage()).lines().findFirst().orElse(""), head);
+            } else {
+                ResponseWriter.writeBody(ctx, ex, r.ok() ? 200 : 422, "application/json", r.json(), head);
+            }
+        }));
+    }
+
     private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -93,7 +136,7 @@ final class AdminServer {
             String origin = req.headers().get(HttpHeaderNames.ORIGIN);
             Exchange ex = new Exchange("admin-" + System.nanoTime(), req.method(), path, req.headers().get(HttpHeaderNames.HOST), origin,
                     String.valueOf(ctx.channel().remoteAddress()), HttpUtil.isKeepAlive(req));
-            CorsPolicy policy = shared.config.cors().policyFor(path);
+            CorsPolicy policy = shared.config().cors().policyFor(path);
             ex.cors = policy.decide(req.method().name(), origin, req.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD),
                     req.headers().getAll(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS));
             boolean head = req.method().equals(HttpMethod.HEAD);
@@ -124,6 +167,10 @@ final class AdminServer {
                         }));
                 return;
             }
+            if (path.equals("/reload")) {
+                reload(ctx, req, ex, head);
+                return;
+            }
             switch (path) {
                 case "/status", "/status/" -> ResponseWriter.writeBody(ctx, ex, 200, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.html(), head);
                 case "/status/events" -> statusEvents(ctx);
@@ -134,8 +181,8 @@ final class AdminServer {
                     boolean ready = !shared.draining.get();
                     // admin.readyRequiresUpstream: not ready while no upstream of the default route is in rotation (ejected
                     // after failures, or failing its health check), so a balancer sends the traffic to another node.
-                    boolean upstreamDown = shared.config.admin().readyRequiresUpstream()
-                            && shared.defaultGroup.upstreams().stream().noneMatch(dev.crossgate.server.proxy.Upstream::available);
+                    boolean upstreamDown = shared.config().admin().readyRequiresUpstream()
+                            && shared.live.defaultGroup.upstreams().stream().noneMatch(dev.crossgate.server.proxy.Upstream::available);
                     // With realtime.redis, the cluster link is told too. A node whose Redis is down still serves its own
                     // clients, and every node shares that Redis: taking them all out of rotation would help no one, so
                     // the status stays ready and "redis" says "down" (the metric crossgate_realtime_cluster_connected too).

@@ -53,7 +53,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Connection, ProxyCall.Frontend, WsProxy.Frontend, EngineConnection {
     private final EdgeServer.Shared shared;
-    private final CrossgateConfig config;
     private final ArrayDeque<HttpObject> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Exchange current;
@@ -74,7 +73,6 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
 
     EdgeHandler(EdgeServer.Shared shared) {
         this.shared = shared;
-        this.config = shared.config;
     }
 
     private ByteActivity activity;
@@ -218,7 +216,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
                 return; // wait for readyForBody()
             }
             queue.poll();
-            if (current.requestBytes + content.content().readableBytes() > config.http().maxBodySize()) {
+            if (current.requestBytes + content.content().readableBytes() > current.live.config.http().maxBodySize()) {
                 content.release();
                 bodyPending = false;
                 call.abort();
@@ -263,7 +261,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         current = ex;
         bodyPending = canon.hasBody(); // a refusal by the decoder or of the framing has none: the connection closes unread
         try {
-            shared.stages.run(this, req, ex, canon);
+            ex.live.stages.run(this, req, ex, canon); // the stages of the configuration this exchange began with
         } catch (RuntimeException e) {
             internalError(ex, e);
         }
@@ -276,7 +274,8 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         String peer = clientAddress();
         boolean trusted = peerTrusted();
         ForwardedHeaders.Chain chain = ForwardedHeaders.read(h, trusted);
-        String client = trusted ? ForwardedHeaders.client(chain, peer, config.http()::trusted) : peer;
+        EdgeServer.Live live = shared.live; // read once: this exchange keeps this configuration to its end, across a reload
+        String client = trusted ? ForwardedHeaders.client(chain, peer, live.config.http()::trusted) : peer;
         Exchange ex = new Exchange(requestId(h), req.method(), canon.path, canon.authority != null ? canon.authority : h.get(HttpHeaderNames.HOST),
                 h.get(HttpHeaderNames.ORIGIN), client, HttpUtil.isKeepAlive(req) && !shared.draining.get());
         ex.scheme = chain.proto() != null ? chain.proto() : scheme();
@@ -284,6 +283,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         ex.trustedPeer = trusted;
         ex.forwarded = chain;
         ex.hsts = "https".equals(ex.scheme) ? shared.hsts : null;
+        ex.live = live;
         return ex;
     }
 
@@ -318,13 +318,13 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
     private void collectRealtimeBody(HttpContent content) {
         FullHttpRequest full = realtimeRequest; // decoder failures never get here: processQueue answers them first
         CompositeByteBuf body = (CompositeByteBuf) full.content();
-        if (body.readableBytes() + content.content().readableBytes() > config.realtime().maxPayload()) {
+        if (body.readableBytes() + content.content().readableBytes() > shared.config().realtime().maxPayload()) {
             content.release();
             realtimeRequest = null;
             full.release();
             current.closeAfter = true;
             local(current, Reason.BODY_TOO_LARGE.status(), Reason.BODY_TOO_LARGE.code(),
-                    "the body is larger than realtime.maxPayload (" + config.realtime().maxPayload() + " bytes)");
+                    "the body is larger than realtime.maxPayload (" + shared.config().realtime().maxPayload() + " bytes)");
             return;
         }
         body.addComponent(true, content.content().retain());
@@ -422,11 +422,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         ctx.writeAndFlush(res); // encoded by the HTTP codec, which leaves the pipeline right after
         ChannelPipeline p = ctx.pipeline();
         p.addBefore("edge", "ws-encoder", WsTunnel.encoder(true));
-        p.addBefore("edge", "ws-decoder", WsTunnel.decoder(config.webSocket(), true, extensions));
+        p.addBefore("edge", "ws-decoder", WsTunnel.decoder(ex.live.config.webSocket(), true, extensions));
         p.remove("codec"); // a client sends frames only after reading the 101, so nothing is decoded as HTTP
         cancelHeadTimer();
         releaseQueue();
-        tunnel = WsTunnel.open(config.webSocket(), shared.metrics, ctx.channel(), "edge", upstreamChannel);
+        tunnel = WsTunnel.open(ex.live.config.webSocket(), shared.metrics, ctx.channel(), "edge", upstreamChannel);
         long expires = ex.auth == null ? 0 : ex.auth.expiresAtMillis();
         if (expires > 0) {
             // A WebSocket does not outlive its token: closed at exp, with a code that tells the client to refresh and reconnect.
@@ -457,13 +457,13 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
 
     @Override
     public void proxy(HttpRequest head, Exchange ex, Upstream target, boolean hasBody) {
-        call = new ProxyCall(target, ctx.channel().eventLoop(), this, shared.responseTimeoutMillis);
+        call = new ProxyCall(target, ctx.channel().eventLoop(), this, ex.live.responseTimeoutMillis);
         call.start(head, hasBody);
     }
 
     @Override
     public void proxyWebSocket(HttpRequest head, Exchange ex, Upstream target) {
-        wsProxy = new WsProxy(target, ctx.channel().eventLoop(), this, config.webSocket(), shared.responseTimeoutMillis, head);
+        wsProxy = new WsProxy(target, ctx.channel().eventLoop(), this, ex.live.config.webSocket(), ex.live.responseTimeoutMillis, head);
         wsProxy.start(head);
     }
 
@@ -786,7 +786,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
             activity.firstByte = 0; // bytes of the previous request's body are not the start of a head
         }
         if (headTimer == null) {
-            long head = config.http().requestHeadTimeout().toNanos();
+            long head = shared.config().http().requestHeadTimeout().toNanos();
             armHeadTimer(connectionRefusal == null ? head : Math.min(head, Limits.REFUSED_GRACE.toNanos()));
         }
     }
@@ -804,7 +804,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         if (closing || tunnel != null || realtimeUpgraded || !ctx.channel().isActive()) {
             return;
         }
-        long headTimeout = config.http().requestHeadTimeout().toNanos();
+        long headTimeout = shared.config().http().requestHeadTimeout().toNanos();
         if (current != null) {
             armHeadTimer(headTimeout); // an exchange is running; check again after it
             return;
@@ -826,7 +826,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
             local(ex, Reason.REQUEST_HEAD_TIMEOUT);
             return;
         }
-        long idle = connectionRefusal != null ? Limits.REFUSED_GRACE.toNanos() : TimeUnit.MILLISECONDS.toNanos(shared.idleTimeoutMillis);
+        long idle = connectionRefusal != null ? Limits.REFUSED_GRACE.toNanos() : TimeUnit.MILLISECONDS.toNanos(shared.live.idleTimeoutMillis);
         if (waited < idle) {
             armHeadTimer(Math.min(idle - waited, headTimeout));
             return;
@@ -935,10 +935,11 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
     }
 
     private boolean peerTrusted() {
-        if (config.http().trustedProxies().isEmpty()) {
+        CrossgateConfig.Http http = shared.config().http();
+        if (http.trustedProxies().isEmpty()) {
             return false;
         }
-        return ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null && config.http().trusted(a.getAddress());
+        return ctx.channel().remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null && http.trusted(a.getAddress());
     }
 
     private static String requestId(HttpHeaders h) {

@@ -24,50 +24,121 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /** The edge server: binds the listener, owns the event loops, the upstream pool and the access log, and drains on stop. */
 public final class EdgeServer implements AutoCloseable {
-    /** What every connection of this server shares. */
+    /**
+     * What every connection of this server shares for its whole life: the metrics, the connections, the drain flag,
+     * and what cannot change without a restart (the listener's TLS, the limits, the realtime hub). What one
+     * configuration puts on the request path is in {@link Live}, swapped whole by {@link #reload}.
+     */
     static final class Shared {
-        final CrossgateConfig config;
-        final List<UpstreamGroup> groups;
-        final UpstreamGroup defaultGroup;
+        /** The request path's configuration now: one volatile read per exchange (an Exchange keeps the one it began with). */
+        volatile Live live;
         final AccessLog accessLog;
         final Metrics metrics = new Metrics();
         final AtomicBoolean draining = new AtomicBoolean();
         final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-        final long responseTimeoutMillis;
         io.netty.handler.ssl.SslContext ssl;
         String hsts;
-        final long idleTimeoutMillis;
-        final dev.crossgate.server.auth.Authenticator auth;
         final dev.crossgate.server.limits.Limits limits;
         /** The hosted Socket.IO server, or null when {@code realtime} is off. */
         final dev.crossgate.server.realtime.Hub hub;
+        /** Re-reads and applies the configuration (the admin listener's POST /reload), or null while serve has not set a source. */
+        volatile java.util.function.Supplier<Reload> reloader;
+
+        Shared(CrossgateConfig config, AccessLog accessLog) {
+            this.accessLog = accessLog;
+            this.limits = new dev.crossgate.server.limits.Limits(config, metrics); // per node, or shared through Redis (limits.store)
+            dev.crossgate.server.auth.Authenticator auth = new dev.crossgate.server.auth.Authenticator(config.auth());
+            this.hub = config.realtime().enabled() ? new dev.crossgate.server.realtime.Hub(config, auth, limits, metrics) : null;
+            this.live = new Live(this, config, auth, null);
+        }
+
+        /** The configuration now (for what is read once per connection, not per exchange). */
+        CrossgateConfig config() {
+            return live.config;
+        }
+    }
+
+    /**
+     * What one configuration puts on the request path: the configuration, the route groups, the authenticator and
+     * the stages. Immutable; a reload builds a new one and swaps the reference, so that an exchange sees one
+     * configuration from its first stage to its last (in-flight exchanges finish on the one they began with).
+     */
+    static final class Live {
+        final CrossgateConfig config;
+        final List<UpstreamGroup> groups;
+        final UpstreamGroup defaultGroup;
+        final dev.crossgate.server.auth.Authenticator auth;
+        final long responseTimeoutMillis;
+        final long idleTimeoutMillis;
         /** The request path, shared by every connection (it holds no connection state). */
         final RequestStages stages;
 
-        Shared(CrossgateConfig config, AccessLog accessLog) {
+        /** {@code previous}: the configuration this one replaces, whose unchanged route groups are kept (health state and pools survive). */
+        Live(Shared shared, CrossgateConfig config, dev.crossgate.server.auth.Authenticator auth, Live previous) {
             this.config = config;
-            this.auth = new dev.crossgate.server.auth.Authenticator(config.auth());
-            this.limits = new dev.crossgate.server.limits.Limits(config, metrics); // per node, or shared through Redis (limits.store)
-            this.hub = config.realtime().enabled() ? new dev.crossgate.server.realtime.Hub(config, auth, limits, metrics) : null;
+            this.auth = auth;
             List<UpstreamGroup> gs = new ArrayList<>();
             for (CrossgateConfig.ProxyRoute r : config.routes()) {
+                UpstreamGroup kept = previous == null ? null : previous.keep(r, config.http());
+                if (kept != null) {
+                    gs.add(kept);
+                    continue;
+                }
                 List<Upstream> us = new ArrayList<>();
                 for (java.net.URI u : r.upstreams()) {
-                    us.add(upstream(u, r.path(), r.ejectAfter(), r.ejectFor()));
+                    // An upstream the route already had keeps its object: its pool, ejection state and health gauge
+                    // (the gauge is registered once per upstream and route, so a new object would not be seen).
+                    Upstream same = previous == null ? null : previous.upstream(r, u, config.http());
+                    us.add(same != null ? same : upstream(shared.metrics, config.http(), u, r.path(), r.ejectAfter(), r.ejectFor()));
                 }
                 gs.add(new UpstreamGroup(r.path(), us, r.healthCheck(), r.sessionAffinity()));
             }
             this.groups = List.copyOf(gs);
-            this.defaultGroup = new UpstreamGroup("*", List.of(upstream(config.upstream(), "*", 3, java.time.Duration.ofSeconds(10))), null, false);
-            this.accessLog = accessLog;
+            this.defaultGroup = previous != null && previous.config.upstream().equals(config.upstream()) && sameUpstreamTimeouts(previous.config.http(), config.http())
+                    ? previous.defaultGroup
+                    : new UpstreamGroup("*", List.of(upstream(shared.metrics, config.http(), config.upstream(), "*", 3, Duration.ofSeconds(10))), null, false);
             this.responseTimeoutMillis = config.http().upstreamResponseTimeout().toMillis();
             this.idleTimeoutMillis = config.http().idleTimeout().toMillis();
-            this.stages = new RequestStages(this);
+            this.stages = new RequestStages(shared, this);
+        }
+
+        /** This configuration's group for {@code route} when the route and its upstreams' settings did not change, else null. */
+        private UpstreamGroup keep(CrossgateConfig.ProxyRoute route, CrossgateConfig.Http http) {
+            if (!sameUpstreamTimeouts(config.http(), http)) {
+                return null;
+            }
+            for (int i = 0; i < config.routes().size(); i++) {
+                if (config.routes().get(i).equals(route)) {
+                    return groups.get(i);
+                }
+            }
+            return null;
+        }
+
+        /** This configuration's upstream {@code uri} of the route with {@code route}'s path and ejection settings, else null. */
+        private Upstream upstream(CrossgateConfig.ProxyRoute route, java.net.URI uri, CrossgateConfig.Http http) {
+            if (!sameUpstreamTimeouts(config.http(), http)) {
+                return null;
+            }
+            for (int i = 0; i < config.routes().size(); i++) {
+                CrossgateConfig.ProxyRoute r = config.routes().get(i);
+                if (r.path().equals(route.path()) && r.ejectAfter() == route.ejectAfter() && r.ejectFor().equals(route.ejectFor())) {
+                    for (Upstream u : groups.get(i).upstreams()) {
+                        if (u.pool().uri().equals(uri)) {
+                            return u;
+                        }
+                    }
+                }
+            }
+            return null;
+        }
+
+        private static boolean sameUpstreamTimeouts(CrossgateConfig.Http a, CrossgateConfig.Http b) {
+            return a.upstreamConnectTimeout().equals(b.upstreamConnectTimeout()) && a.upstreamIdleTimeout().equals(b.upstreamIdleTimeout());
         }
 
         /** One upstream of the route {@code route}, its ejections and health in the metrics. */
-        private Upstream upstream(java.net.URI uri, String route, int ejectAfter, Duration ejectFor) {
-            CrossgateConfig.Http h = config.http();
+        private static Upstream upstream(Metrics metrics, CrossgateConfig.Http h, java.net.URI uri, String route, int ejectAfter, Duration ejectFor) {
             Upstream u = new Upstream(uri, h.upstreamConnectTimeout(), h.upstreamIdleTimeout(), ejectAfter, ejectFor,
                     ejected -> metrics.upstreamEjected(ejected.authority(), route));
             metrics.upstream(u.authority(), route, u::available);
@@ -84,14 +155,19 @@ public final class EdgeServer implements AutoCloseable {
             return defaultGroup;
         }
 
+        List<UpstreamGroup> allGroups() {
+            List<UpstreamGroup> all = new ArrayList<>(groups);
+            all.add(defaultGroup);
+            return all;
+        }
+
         List<UpstreamPool> pools() {
             List<UpstreamPool> out = new ArrayList<>();
-            for (UpstreamGroup g : groups) {
+            for (UpstreamGroup g : allGroups()) {
                 for (Upstream u : g.upstreams()) {
                     out.add(u.pool());
                 }
             }
-            out.add(defaultGroup.upstreams().get(0).pool());
             return out;
         }
     }
@@ -132,7 +208,7 @@ public final class EdgeServer implements AutoCloseable {
     }
 
     private EdgeServer bind() throws Exception {
-        CrossgateConfig.Tls tls = shared.config.tls();
+        CrossgateConfig.Tls tls = shared.config().tls();
         if (tls.selfSigned()) {
             Tls.SelfSigned s = Tls.selfSigned();
             shared.ssl = s.context();
@@ -155,20 +231,20 @@ public final class EdgeServer implements AutoCloseable {
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.AUTO_READ, false) // switched on in channelActive, after the handler is ready
                 .childHandler(new EdgeInitializer(shared));
-        CrossgateConfig.Listen l = shared.config.listen();
+        CrossgateConfig.Listen l = shared.config().listen();
         listener = b.bind(l.host(), l.port()).sync().channel();
-        List<UpstreamPool> pools = shared.pools();
+        // Summed over the pools of the configuration now (a reload may add or remove upstreams).
         shared.metrics.gauge("crossgate.upstream.pool.open", "Open upstream connections",
-                () -> pools.stream().mapToInt(UpstreamPool::openConnections).sum());
+                () -> shared.live.pools().stream().mapToInt(UpstreamPool::openConnections).sum());
         shared.metrics.gauge("crossgate.upstream.pool.idle", "Idle pooled upstream connections",
-                () -> pools.stream().mapToInt(UpstreamPool::idleConnections).sum());
-        for (UpstreamGroup g : shared.groups) {
+                () -> shared.live.pools().stream().mapToInt(UpstreamPool::idleConnections).sum());
+        for (UpstreamGroup g : shared.live.groups) {
             g.startHealthChecks(workers);
         }
         // Forget client addresses that hold nothing any more (off the request path).
         boss.scheduleAtFixedRate(shared.limits::sweep, 30, 30, java.util.concurrent.TimeUnit.SECONDS);
         shared.metrics.gauge("crossgate.limits.tracked.addresses", "Client addresses the limits remember", shared.limits::trackedAddresses);
-        CrossgateConfig.Listen a = shared.config.admin().listen();
+        CrossgateConfig.Listen a = shared.config().admin().listen();
         if (a != null) {
             admin = new AdminServer(shared);
             admin.start(boss, workers, a.host(), a.port());
@@ -235,12 +311,194 @@ public final class EdgeServer implements AutoCloseable {
 
     /** The default upstream's pool (the {@code upstream} setting). */
     public UpstreamPool pool() {
-        return shared.defaultGroup.upstreams().get(0).pool();
+        return shared.live.defaultGroup.upstreams().get(0).pool();
     }
 
-    /** The route groups, in configuration order. */
+    /** The route groups of the configuration now, in configuration order. */
     public List<UpstreamGroup> groups() {
-        return shared.groups;
+        return shared.live.groups;
+    }
+
+    /** The configuration now: the one started with, or the last reloaded (with the settings that need a restart kept). */
+    public CrossgateConfig config() {
+        return shared.live.config;
+    }
+
+    // ---------------------------------------------------------------- live reload
+
+    /**
+     * A reload's outcome: {@code ok} (swapped in; {@code problems} are its warnings), {@code invalid} (nothing
+     * changed; {@code problems} lists every one) or {@code failed} (the file could not be read as a configuration).
+     * {@code restartToApply} names the changed settings that keep their old values until a restart.
+     */
+    public record Reload(String result, String source, List<dev.crossgate.server.config.ConfigProblem> problems, List<String> restartToApply) {
+        public boolean ok() {
+            return "ok".equals(result);
+        }
+
+        /** The answer of POST /reload: {@code {"result":..,"source":..,"problems":[{severity,path,where,value,message,fix}],"restartToApply":[..]}}. */
+        public String json() {
+            var m = new com.fasterxml.jackson.databind.ObjectMapper();
+            var root = m.createObjectNode().put("result", result).put("source", source);
+            var ps = root.putArray("problems");
+            for (var p : problems) {
+                ps.addObject().put("severity", p.isError() ? "error" : "warning").put("path", p.path())
+                        .put("where", p.source() == null ? null : p.source().toString()).put("value", p.value())
+                        .put("message", p.message()).put("fix", p.fix());
+            }
+            var rs = root.putArray("restartToApply");
+            restartToApply.forEach(rs::add);
+            return root.toString() + "\n";
+        }
+    }
+
+    private java.util.function.Supplier<dev.crossgate.server.config.ConfigLoader.Result> source;
+    private java.util.function.Consumer<String> reloadLog = line -> {};
+
+    /**
+     * Makes the server reloadable: {@link #reload()} (SIGHUP, POST /reload on the admin listener) reads the
+     * configuration from {@code source} (the same file, profile and environment serve started with) and writes one
+     * line per problem or outcome to {@code log}.
+     */
+    public void reloadFrom(java.util.function.Supplier<dev.crossgate.server.config.ConfigLoader.Result> source, java.util.function.Consumer<String> log) {
+        this.source = source;
+        this.reloadLog = log;
+        shared.reloader = this::reload;
+    }
+
+    /** Re-reads the configuration from the source given to {@link #reloadFrom} and applies it ({@link #reload(ConfigLoader.Result)}). */
+    public Reload reload() {
+        if (source == null) {
+            throw new IllegalStateException("no configuration source: call reloadFrom first");
+        }
+        dev.crossgate.server.config.ConfigLoader.Result r;
+        try {
+            r = source.get();
+        } catch (RuntimeException e) {
+            String why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
+            reloadLog.accept("crossgate: reload failed: " + why + "; the running configuration is unchanged");
+            shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
+            return new Reload("failed", null, List.of(), List.of());
+        }
+        return reload(r);
+    }
+
+    /**
+     * Applies a loaded configuration, or nothing when it has an error (every problem is logged, one line each, as
+     * {@code check} lists them). The new configuration is swapped in whole, one reference, for new requests and
+     * handshakes; an exchange in flight finishes on the one it began with. Route groups whose route and upstream
+     * settings did not change are kept (health state, ejections and pooled connections survive); removed ones stop
+     * their health checks, and their pooled connections close at {@code http.upstreamIdleTimeout} after their last use.
+     * Settings bound at start ({@link #RESTART_ONLY}) keep their old values and are named in the answer.
+     */
+    public synchronized Reload reload(dev.crossgate.server.config.ConfigLoader.Result r) {
+        for (var p : r.problems()) {
+            reloadLog.accept(oneLine(p));
+        }
+        if (!r.valid()) {
+            reloadLog.accept("crossgate: reload refused: " + r.fileName() + " has " + r.errors().size() + (r.errors().size() == 1 ? " error" : " errors")
+                    + "; the running configuration is unchanged");
+            shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
+            return new Reload("invalid", r.fileName(), r.problems(), List.of());
+        }
+        Live old = shared.live;
+        CrossgateConfig was = old.config;
+        CrossgateConfig n = r.config();
+        List<String> restart = new ArrayList<>();
+        // Bound at start: the listeners' sockets and TLS context, the limits' counters, the hub's sessions and cluster link.
+        if (!n.listen().equals(was.listen())) {
+            restart.add("listen");
+        }
+        if (!n.admin().equals(was.admin())) {
+            restart.add("admin");
+        }
+        if (!n.tls().equals(was.tls())) {
+            restart.add("tls");
+        }
+        if (n.accessLog() != was.accessLog()) {
+            restart.add("log.access");
+        }
+        if (!n.limits().equals(was.limits())) {
+            restart.add("limits");
+        }
+        if (!n.realtime().equals(was.realtime())) {
+            restart.add("realtime");
+        }
+        boolean authChanged = !n.auth().equals(was.auth());
+        if (authChanged && shared.hub != null) {
+            restart.add("auth (for realtime connections; HTTP and proxied WebSockets use the new one)");
+        }
+        CrossgateConfig effective = new CrossgateConfig(n.profile(), was.listen(), n.upstream(), n.routes(), n.hosts(), n.http(), was.tls(),
+                was.admin(), was.accessLog(), n.cors(), n.webSocket(), n.auth(), was.limits(), was.realtime(), n.settings(), n.warnings());
+        Live next = new Live(shared, effective, authChanged ? new dev.crossgate.server.auth.Authenticator(n.auth()) : old.auth, old);
+        List<UpstreamGroup> before = old.allGroups();
+        for (UpstreamGroup g : next.groups) {
+            if (!before.contains(g)) {
+                g.startHealthChecks(workers);
+            }
+        }
+        shared.live = next; // the swap: the next exchange on any connection reads this one
+        List<UpstreamGroup> after = next.allGroups();
+        for (UpstreamGroup g : before) {
+            if (!after.contains(g)) {
+                g.close();
+            }
+        }
+        if (!restart.isEmpty()) {
+            reloadLog.accept("crossgate: restart to apply: " + String.join(", ", restart) + " (changed in " + r.fileName() + "; the old values stay until then)");
+        }
+        List<String> changed = changedSections(was, n);
+        reloadLog.accept("crossgate: configuration reloaded from " + r.fileName() + " ("
+                + (changed.isEmpty() ? "nothing changed live" : "changed live: " + String.join(", ", changed)) + ")");
+        shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "ok");
+        return new Reload("ok", r.fileName(), r.problems(), List.copyOf(restart));
+    }
+
+    /**
+     * The top-level sections whose effective values differ between two loads (by the values check shows: the policy
+     * and host objects have no equality of their own), less those that need a restart.
+     */
+    private static List<String> changedSections(CrossgateConfig was, CrossgateConfig now) {
+        java.util.Map<String, String> before = new java.util.HashMap<>();
+        for (dev.crossgate.server.config.Setting st : was.settings()) {
+            before.put(st.path(), st.value());
+        }
+        java.util.Set<String> changed = new java.util.LinkedHashSet<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (dev.crossgate.server.config.Setting st : now.settings()) {
+            seen.add(st.path());
+            if (!java.util.Objects.equals(before.get(st.path()), st.value())) {
+                changed.add(section(st.path()));
+            }
+        }
+        for (String path : before.keySet()) {
+            if (!seen.contains(path)) {
+                changed.add(section(path));
+            }
+        }
+        changed.removeAll(RESTART_ONLY);
+        changed.remove("log");
+        changed.remove("profile"); // its effect shows in the sections whose defaults it changed
+        return List.copyOf(changed);
+    }
+
+    private static String section(String path) {
+        int end = path.length();
+        for (int i = 0; i < path.length(); i++) {
+            if (path.charAt(i) == '.' || path.charAt(i) == '[') {
+                end = i;
+                break;
+            }
+        }
+        return path.substring(0, end);
+    }
+
+    /** The settings that need a restart, as named in a reload's answer and log. */
+    public static final List<String> RESTART_ONLY = List.of("listen", "admin", "tls", "log.access", "limits", "realtime");
+
+    /** {@code error: path (file:line): message; fix: ...}: a problem on one line, for the log. */
+    private static String oneLine(dev.crossgate.server.config.ConfigProblem p) {
+        return p.describe().replace("\n    fix: ", "; fix: ");
     }
 
     /**
@@ -300,7 +558,7 @@ public final class EdgeServer implements AutoCloseable {
         if (admin != null) {
             admin.close();
         }
-        for (UpstreamGroup g : shared.groups) {
+        for (UpstreamGroup g : shared.live.allGroups()) {
             g.close();
         }
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();

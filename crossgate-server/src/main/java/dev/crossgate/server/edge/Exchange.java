@@ -40,6 +40,8 @@ public final class Exchange {
     boolean linger;
     /** The verified token of an authenticated request, or null. */
     dev.crossgate.server.auth.Authenticator.Outcome auth;
+    /** The configuration this exchange began with (edge exchanges; null on the admin listener): a reload does not change it mid-way. */
+    EdgeServer.Live live;
     /** Further headers of a locally generated answer, as name, value pairs (Sec-WebSocket-Version on a 426), or null. */
     String[] extraHeaders;
 

@@ -71,11 +71,14 @@ final class RequestStages {
     }
 
     private final EdgeServer.Shared shared;
+    /** The configuration these stages apply: one per {@link EdgeServer.Live}, so a reload never changes an exchange mid-way. */
+    private final EdgeServer.Live live;
     private final CrossgateConfig config;
 
-    RequestStages(EdgeServer.Shared shared) {
+    RequestStages(EdgeServer.Shared shared, EdgeServer.Live live) {
         this.shared = shared;
-        this.config = shared.config;
+        this.live = live;
+        this.config = live.config;
     }
 
     /** The stages of one request, in order. */
@@ -233,7 +236,7 @@ final class RequestStages {
      * Then the request rate, the token, the subject's WebSocket quota, and the upstream on a new connection.
      */
     void webSocket(Connection c, HttpRequest req, Exchange ex, CanonicalRequest canon) {
-        if (webSocketRefused(c, req, ex, canon, shared.auth.required(ex.path))) {
+        if (webSocketRefused(c, req, ex, canon, live.auth.required(ex.path))) {
             return;
         }
         rateChecked(c, ex, () -> authenticated(c, req, ex, () -> subjectSlotHeld(c, ex, () -> forwardWebSocket(c, req, ex))));
@@ -338,7 +341,7 @@ final class RequestStages {
      * healthy one. A polling handshake's answer teaches the route the new sid ({@link SessionAffinity}).
      */
     private Upstream choose(Connection c, HttpRequest req, Exchange ex) {
-        dev.crossgate.server.proxy.UpstreamGroup group = shared.groupFor(ex.path);
+        dev.crossgate.server.proxy.UpstreamGroup group = live.groupFor(ex.path);
         dev.crossgate.server.proxy.SessionAffinity affinity = group.affinity();
         String uri = req.uri();
         boolean handshake = false;
@@ -435,11 +438,11 @@ final class RequestStages {
      * connection's event loop; requests behind it wait, as they wait for any exchange.
      */
     void authenticated(Connection c, HttpRequest req, Exchange ex, Runnable next) {
-        if (!shared.auth.required(ex.path)) {
+        if (!live.auth.required(ex.path)) {
             next.run();
             return;
         }
-        java.util.concurrent.CompletableFuture<Authenticator.Outcome> f = shared.auth.authenticate(req);
+        java.util.concurrent.CompletableFuture<Authenticator.Outcome> f = live.auth.authenticate(req);
         if (f.isDone()) {
             afterAuthentication(c, ex, f.getNow(null), next);
             return;
@@ -529,9 +532,9 @@ final class RequestStages {
         ForwardedHeaders.write(out, ex.forwarded, ex.peer, ex.scheme, ex.host);
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
         // Identity headers come from the edge only: a client's are removed, a verified token's claims set.
-        shared.auth.removeClaimHeaders(out);
+        live.auth.removeClaimHeaders(out);
         if (ex.auth != null) {
-            shared.auth.addClaimHeaders(out, ex.auth.claims());
+            live.auth.addClaimHeaders(out, ex.auth.claims());
         }
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
