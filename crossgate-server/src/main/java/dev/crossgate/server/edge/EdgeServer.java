@@ -156,7 +156,11 @@ public final class EdgeServer implements AutoCloseable {
                 .childOption(ChannelOption.AUTO_READ, false) // switched on in channelActive, after the handler is ready
                 .childHandler(new EdgeInitializer(shared));
         CrossgateConfig.Listen l = shared.config.listen();
-        listener = b.bind(l.host(), l.port()).sync().channel();
+        try {
+            listener = b.bind(l.host(), l.port()).sync().channel();
+        } catch (Exception e) {
+            throw new ListenException("listen", l, e); // named, so that the message says which option to change
+        }
         List<UpstreamPool> pools = shared.pools();
         shared.metrics.gauge("crossgate.upstream.pool.open", "Open upstream connections",
                 () -> pools.stream().mapToInt(UpstreamPool::openConnections).sum());
@@ -171,7 +175,11 @@ public final class EdgeServer implements AutoCloseable {
         CrossgateConfig.Listen a = shared.config.admin().listen();
         if (a != null) {
             admin = new AdminServer(shared);
-            admin.start(boss, workers, a.host(), a.port());
+            try {
+                admin.start(boss, workers, a.host(), a.port());
+            } catch (Exception e) {
+                throw new ListenException("admin.listen", a, e);
+            }
         }
         return this;
     }
