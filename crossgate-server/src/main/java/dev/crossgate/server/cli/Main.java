@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "Crossgate: the edge between browsers, mobile apps and your backend.%n"
                 + "One validated cross-origin policy for every response and WebSocket handshake.",
         subcommands = {ServeCommand.class, DemoCommand.class, CheckCommand.class, DoctorCommand.class, ConformanceCommand.class, VersionCommand.class,
-                ReloadCommand.class, CommandLine.HelpCommand.class})
+                ReloadCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** What a command runs with: its environment and working directory (tests pass their own). */
     public record Context(Map<String, String> env, Path workingDirectory) {}
@@ -38,6 +38,7 @@ public final class Main implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setUsageHelpWidth(120); // wide enough that no URL or path in a description is split across lines (issue 13)
         // Usage errors exit with 2, the same status as an invalid configuration: the command could not run.
         cl.setExitCodeExceptionMapper(e -> 2);
         cl.setParameterExceptionHandler((ex, a) -> {

@@ -84,9 +84,9 @@ final class ServeCommand implements Callable<Integer> {
             log.close();
             return 2;
         }
-        err.println("crossgate: profile " + c.profile() + ", listening on " + (server.secure() ? "https" : "http") + "://" + server.address().getHostString() + ":" + server.port()
+        err.println("crossgate: profile " + c.profile() + ", listening on " + Startup.url(server.secure() ? "https" : "http", server.address())
                 + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)")
-                + (server.adminAddress() == null ? "" : ", admin on http://" + server.adminAddress().getHostString() + ":" + server.adminAddress().getPort()));
+                + (server.adminAddress() == null ? "" : ", admin on " + Startup.url("http", server.adminAddress())));
         int configured = c.limits().maxConnections();
         if (server.descriptorLimit() > 0 && (configured == 0 || server.maxConnections() < configured)) {
             // The descriptor budget is the binding limit: say so, since limits.maxConnections alone would mislead.

@@ -138,6 +138,7 @@ final class Binder {
                                      String example, Function<String, T> parse, Function<T, String> format) {
             Sourced<String> s = scalar(key, kind);
             Sourced<T> r;
+            String shown = null;
             if (s == null) {
                 r = new Sourced<>(def, defSource);
             } else if (s.value() == null) {
@@ -149,11 +150,14 @@ final class Binder {
                                     + " (expected: " + expected + ")",
                             "write " + path(key) + ": " + example);
                     r = new Sourced<>(def, s.source());
+                    // Shown as given, not as the default the running server would fall back to: "yes" displayed as
+                    // "false" hid the mistake (issue 13). The configuration is invalid anyway, so nothing runs on it.
+                    shown = "\"" + shorten(s.value()) + "\" (invalid)";
                 } else {
                     r = new Sourced<>(v, s.source());
                 }
             }
-            record(path(key), r.value() == null ? "(none)" : format.apply(r.value()), r.source());
+            record(path(key), shown != null ? shown : r.value() == null ? "(none)" : format.apply(r.value()), r.source());
             return r;
         }
 
@@ -373,10 +377,42 @@ final class Binder {
         }
         for (String name : env.keySet()) {
             if (name.startsWith("CROSSGATE_") && !usedEnv.contains(name) && !knownEnv.contains(name)) {
-                warn(name, Source.env(name), env.get(name), "environment variable " + name + " names no setting and is ignored",
-                        "check the spelling; crossgate check lists the settings, and CROSSGATE_ plus the path in upper snake case overrides one");
+                String suggestion = closestEnv(name, knownEnv);
+                // The value is not quoted back: an unknown variable may well hold a secret under a misspelt name.
+                warn(name, Source.env(name), "(not shown)", "environment variable " + name + " names no setting and is ignored",
+                        suggestion != null ? "did you mean " + suggestion + "?"
+                                : "check the spelling; crossgate check lists the settings, and CROSSGATE_ plus the path in upper snake case overrides one");
             }
         }
+    }
+
+    /**
+     * The variable a misspelt {@code CROSSGATE_} name most likely meant: among the settings' variables and the
+     * other known ones, the nearest by edit distance once underscores are ignored ({@code CROSSGATE_CORS_MAXAGE}
+     * for {@code CROSSGATE_CORS_MAX_AGE}), or null when none is close.
+     */
+    private String closestEnv(String name, Set<String> knownEnv) {
+        if (name.length() > 96) {
+            return null;
+        }
+        Set<String> candidates = new LinkedHashSet<>(knownEnv);
+        for (Setting s : settings) {
+            if (s.path().indexOf('[') < 0) {
+                candidates.add(envName(s.path()));
+            }
+        }
+        String squeezed = name.replace("_", "");
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String c : candidates) {
+            int d = distance(squeezed, c.replace("_", ""));
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = c;
+            }
+        }
+        int rest = name.length() - "CROSSGATE_".length();
+        return best != null && bestDistance <= Math.max(2, rest / 4) ? best : null;
     }
 
     private final Map<YamlNode, Set<String>> known = new IdentityHashMap<>();

@@ -52,17 +52,23 @@ public final class Units {
         return n * factor;
     }
 
-    /** A duration as people write it: {@code 600s}, {@code 250ms}, {@code 5m}. */
+    /**
+     * A duration in the largest unit that holds it exactly, as people write it: {@code 250ms}, {@code 90s},
+     * {@code 5m}, {@code 2h}, {@code 365d} (issue 13: {@code 365d} was shown as {@code 8760h}).
+     */
     public static String format(Duration d) {
         long ms = d.toMillis();
         if (ms % 1000 != 0) {
             return ms + "ms";
         }
         long s = ms / 1000;
+        if (s != 0 && s % 86_400 == 0) {
+            return s / 86_400 + "d";
+        }
         if (s != 0 && s % 3600 == 0) {
             return s / 3600 + "h";
         }
-        if (s != 0 && s % 60 == 0 && s < 3600) {
+        if (s != 0 && s % 60 == 0) {
             return s / 60 + "m";
         }
         return s + "s";

@@ -232,7 +232,11 @@ public final class EdgeServer implements AutoCloseable {
                 .childOption(ChannelOption.AUTO_READ, false) // switched on in channelActive, after the handler is ready
                 .childHandler(new EdgeInitializer(shared));
         CrossgateConfig.Listen l = shared.config().listen();
-        listener = b.bind(l.host(), l.port()).sync().channel();
+        try {
+            listener = b.bind(l.host(), l.port()).sync().channel();
+        } catch (Exception e) {
+            throw new ListenException("listen", l, e); // named, so that the message says which option to change
+        }
         // Summed over the pools of the configuration now (a reload may add or remove upstreams).
         shared.metrics.gauge("crossgate.upstream.pool.open", "Open upstream connections",
                 () -> shared.live.pools().stream().mapToInt(UpstreamPool::openConnections).sum());
@@ -247,7 +251,11 @@ public final class EdgeServer implements AutoCloseable {
         CrossgateConfig.Listen a = shared.config().admin().listen();
         if (a != null) {
             admin = new AdminServer(shared);
-            admin.start(boss, workers, a.host(), a.port());
+            try {
+                admin.start(boss, workers, a.host(), a.port());
+            } catch (Exception e) {
+                throw new ListenException("admin.listen", a, e);
+            }
         }
         return this;
     }

@@ -134,7 +134,12 @@ final class RequestStages {
             return false;
         }
         ex.cors = corsDecision(c, req, ex, hp);
-        c.answer(ex, Reason.HOST_NOT_ALLOWED);
+        // Says how to serve it (issue 13). The host is the client's own (validated by CanonicalRequest); the list of
+        // hosts that are served is not disclosed.
+        String host = hp[0]; // an IPv6 literal keeps its brackets
+        c.answer(ex, Reason.HOST_NOT_ALLOWED.status(), Reason.HOST_NOT_ALLOWED.code(), Reason.HOST_NOT_ALLOWED.message() + " (" + host
+                + (hp[1].isEmpty() ? "" : ":" + hp[1]) + "); to serve it, add it to the hosts setting (hosts: [..., " + host
+                + "], or CROSSGATE_HOSTS) and restart");
         return true;
     }
 

@@ -122,7 +122,8 @@ class HostileConfigCommandTest {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             Path f = write("port-in-use", bytes("profile: prod\nhosts: [a]\nlisten: 127.0.0.1:" + taken.getLocalPort() + "\nadmin:\n  enabled: false\n"));
             String output = runChild("serve", f);
-            assertThat(output).contains("crossgate: cannot listen: ").contains("(listen 127.0.0.1:" + taken.getLocalPort() + "); choose a free port");
+            assertThat(output).contains("crossgate: cannot listen on 127.0.0.1:" + taken.getLocalPort() + " (listen): the address is already in use")
+                    .contains("set listen (or CROSSGATE_LISTEN, --listen) to a free address");
         }
     }
 
