@@ -165,7 +165,7 @@ class ConfigFuzzTest {
                         "upstreamResponseTimeout", "60s", "upstreamIdleTimeout", "30s", "trustedProxies", List.of("10.0.0.0/8"),
                         "redirectHttps", false),
                 "tls", map("certificate", "key.pub", "key", "key.pub", "selfSigned", false, "hsts", "0s"),
-                "admin", map("listen", "127.0.0.1:9090", "enabled", true, "readyRequiresUpstream", false),
+                "admin", map("listen", "127.0.0.1:9090", "enabled", true, "readyRequiresUpstream", false, "token", "admin-token-0123456789abcdef"),
                 "log", map("access", true),
                 "cors", map(
                         "allowedOrigins", List.of("https://app.example.com"),
