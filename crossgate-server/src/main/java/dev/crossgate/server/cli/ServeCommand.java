@@ -22,6 +22,12 @@ import picocli.CommandLine.Spec;
         footerHeading = "%nSignals:%n",
         footer = {"SIGHUP re-reads the configuration (as crossgate reload does); an invalid file changes nothing."})
 final class ServeCommand implements Callable<Integer> {
+    /**
+     * The process's lifecycle log: JSON lines with levels on stderr (logback.xml, {@link dev.crossgate.server.observe.JsonLineEncoder}),
+     * in the access log's shape. What refuses the start (an invalid configuration, a busy port) stays the command's own
+     * answer on stderr, in text, since it is read by whoever typed the command.
+     */
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("crossgate.serve");
     private final Main.Context context;
 
     @Spec
@@ -58,12 +64,10 @@ final class ServeCommand implements Callable<Integer> {
         Signals.onHangup(() -> {
             EdgeServer s = running.get();
             if (s == null) {
-                err.println("crossgate: SIGHUP: not serving yet, nothing reloaded");
-                err.flush();
+                LOG.warn("SIGHUP: not serving yet, nothing reloaded");
                 return;
             }
-            err.println("crossgate: SIGHUP: reloading the configuration");
-            err.flush();
+            LOG.info("SIGHUP: reloading the configuration");
             s.reload();
         });
         // A reload reads the configuration as it was found at start: the same file, profile, environment and options.
@@ -84,29 +88,23 @@ final class ServeCommand implements Callable<Integer> {
             log.close();
             return 2;
         }
-        err.println("crossgate: profile " + c.profile() + ", listening on " + Startup.url(server.secure() ? "https" : "http", server.address())
+        LOG.info("profile " + c.profile() + ", listening on " + Startup.url(server.secure() ? "https" : "http", server.address())
                 + ", forwarding to " + c.upstream() + (c.routes().isEmpty() ? "" : " and " + c.routes().size() + " route(s)")
                 + (server.adminAddress() == null ? "" : ", admin on " + Startup.url("http", server.adminAddress())));
         int configured = c.limits().maxConnections();
         if (server.descriptorLimit() > 0 && (configured == 0 || server.maxConnections() < configured)) {
             // The descriptor budget is the binding limit: say so, since limits.maxConnections alone would mislead.
-            err.println("crossgate: at most " + server.maxConnections() + " client connections at once (descriptor limit "
+            LOG.info("at most " + server.maxConnections() + " client connections at once (descriptor limit "
                     + server.descriptorLimit() + ", half of what is left after a reserve goes to upstream connections; limits.maxConnections "
                     + configured + "); more are closed at accept");
         }
-        err.flush();
-        server.reloadFrom(() -> ConfigLoader.inspect(options), line -> {
-            err.println(line);
-            err.flush();
-        });
+        server.reloadFrom(() -> ConfigLoader.inspect(options), line -> {}); // its lines go to the log
         running.set(server);
         Signals.awaitTermination();
-        err.println("crossgate: draining (up to " + drainTimeout + ")");
-        err.flush();
+        LOG.info("draining (up to " + drainTimeout + ")");
         server.drain(drain);
         log.close();
-        err.println("crossgate: stopped");
-        err.flush();
+        LOG.info("stopped");
         return 0;
     }
 }

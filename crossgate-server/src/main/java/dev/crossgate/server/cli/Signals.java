@@ -27,7 +27,8 @@ final class Signals {
             try {
                 action.run();
             } catch (RuntimeException e) {
-                System.err.println("crossgate: SIGHUP: " + String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName()));
+                org.slf4j.LoggerFactory.getLogger("crossgate.serve").error("SIGHUP: {}",
+                        String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName()));
             }
         });
     }

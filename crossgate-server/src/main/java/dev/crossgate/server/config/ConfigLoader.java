@@ -255,8 +255,26 @@ public final class ConfigLoader {
         boolean adminEnabled = adminSection.bool("enabled", true, def).value();
         boolean readyRequiresUpstream = adminSection.bool("readyRequiresUpstream", false, def).value();
         Listen adminListen = parseListen(b, adminSection.string("listen", "127.0.0.1:9090", def), "admin.listen");
-        // Bearer token of the admin listener's operations (POST /reload); required for them when it listens beyond loopback.
-        String adminToken = adminSection.secret("token", def).value();
+        // Bearer token of the admin listener's operator pages (/status, its events and JSON, POST /reload): required by them
+        // whenever it is set, and required to start when the listener is beyond loopback, where anyone on the network
+        // could otherwise read the status page (origins, upstreams, configuration) and reload at will.
+        Sourced<String> adminTokenSourced = adminSection.secret("token", def);
+        String adminToken = adminTokenSourced.value();
+        if (adminToken != null && adminToken.length() < 24) {
+            b.problem("admin.token", adminTokenSourced.source(), "(not shown)",
+                    "admin.token is " + adminToken.length() + " characters; whoever holds it can read the status page and reload the configuration",
+                    "generate one of at least 24 characters: openssl rand -base64 32");
+        } else if (adminToken != null && !adminToken.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
+            b.problem("admin.token", adminTokenSourced.source(), "(not shown)",
+                    "admin.token has a space or a character outside printable ASCII, which an Authorization header cannot carry",
+                    "generate one with: openssl rand -base64 32");
+        }
+        if (adminEnabled && adminListen != null && adminToken == null && !isLoopback(adminListen.host())) {
+            b.problem("admin.token", adminTokenSourced.source(), "(none)",
+                    "the admin listener (admin.listen " + adminListen + ") is not on loopback and admin.token is not set: anyone who reaches it"
+                            + " could read the status page and reload the configuration",
+                    "set admin.token (or CROSSGATE_ADMIN_TOKEN) to a long random value (openssl rand -base64 32), or admin.listen: 127.0.0.1:9090");
+        }
 
         Section logSection = top.section("log");
         b.declare(logSection, "access");
@@ -499,6 +517,25 @@ public final class ConfigLoader {
 
         private static List<String> nonNull(List<String> l) {
             return l.stream().filter(java.util.Objects::nonNull).toList();
+        }
+    }
+
+    /**
+     * Whether a listen host accepts connections from this machine only: localhost, 127.0.0.0/8 or ::1. Names other than
+     * localhost count as reachable from elsewhere (they are not resolved here).
+     */
+    static boolean isLoopback(String host) {
+        if (host.equalsIgnoreCase("localhost")) {
+            return true;
+        }
+        String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        if (!h.matches("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")) {
+            return false;
+        }
+        try {
+            return java.net.InetAddress.getByName(h).isLoopbackAddress(); // an address literal: no lookup
+        } catch (java.net.UnknownHostException e) {
+            return false;
         }
     }
 

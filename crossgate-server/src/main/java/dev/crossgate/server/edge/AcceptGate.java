@@ -7,7 +7,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -44,7 +43,7 @@ final class AcceptGate extends ChannelInboundHandlerAdapter {
     private final String listener;
     private final int cap;
     private final Metrics metrics;
-    private final PrintStream err;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("crossgate.edge");
     private final AtomicInteger open = new AtomicInteger();
     private long pauseNanos = FIRST_PAUSE_NANOS;
     private long lastLine = System.nanoTime() - LINE_EVERY_NANOS;
@@ -58,7 +57,6 @@ final class AcceptGate extends ChannelInboundHandlerAdapter {
         this.listener = listener;
         this.cap = cap;
         this.metrics = metrics;
-        this.err = System.err; // open since the process started: writing to it allocates no descriptor
         metrics.gauge("crossgate.connections.limit", "Connections a listener holds at once (more are closed at accept)",
                 () -> this.cap, "listener", listener);
     }
@@ -119,7 +117,9 @@ final class AcceptGate extends ChannelInboundHandlerAdapter {
             return;
         }
         lastLine = now;
-        err.println("crossgate: " + line + (unwritten == 0 ? "" : " (and " + unwritten + " more since the last such line)"));
+        // The log's appender writes to stderr, open since the process started: no descriptor is needed (Preload has
+        // loaded the logging classes while descriptors were free).
+        LOG.warn(line + (unwritten == 0 ? "" : " (and " + unwritten + " more since the last such line)"));
         unwritten = 0;
     }
 }

@@ -23,6 +23,7 @@ import java.net.InetSocketAddress;
  * Its answers leave through the same {@link ResponseWriter} as every other response.
  */
 final class AdminServer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("crossgate.admin");
     private final EdgeServer.Shared shared;
     private Channel listener;
 
@@ -87,6 +88,106 @@ final class AdminServer {
         ctx.channel().closeFuture().addListener(f -> every.cancel(false));
     }
 
+    /** The status page's session cookie: a digest of admin.token, never the token itself. */
+    static final String STATUS_COOKIE = "crossgate_admin";
+
+    /** What the status page's cookie holds for a token: SHA-256 of a label and the token, hex. */
+    static String cookieValue(String token) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(("crossgate-status\n" + token)
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return io.netty.buffer.ByteBufUtil.hexDump(d);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e); // every Java has SHA-256
+        }
+    }
+
+    /**
+     * Whether a request may use an operator page (the status page, its events and JSON, POST /reload). With admin.token
+     * set: {@code Authorization: Bearer <token>} (RFC 6750 section 2.1) or the status page's cookie, compared in constant
+     * time. Without one, only a loopback listener serves them ({@code serve} refuses to start beyond loopback without a
+     * token; this is the second lock). A refusal is answered (401 or 403 with its reason code), counted in
+     * {@code crossgate_admin_refused_total{reason}} and logged, at most one line a minute.
+     */
+    private boolean operatorAllowed(ChannelHandlerContext ctx, FullHttpRequest req, Exchange ex, boolean head, String what) {
+        String token = shared.config().admin().token();
+        if (token == null) {
+            if (address().getAddress().isLoopbackAddress()) {
+                return true;
+            }
+            refuse(ctx, ex, head, 403, "admin.token_required", "the admin listener is not on loopback: set admin.token (or CROSSGATE_ADMIN_TOKEN) to use "
+                    + what);
+            return false;
+        }
+        if (bearerMatches(req.headers().get(HttpHeaderNames.AUTHORIZATION), token) || cookieMatches(req.headers().getAll(HttpHeaderNames.COOKIE), token)) {
+            return true;
+        }
+        ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
+        refuse(ctx, ex, head, 401, "admin.unauthorized", what + " requires Authorization: Bearer <admin.token>");
+        return false;
+    }
+
+    private static boolean bearerMatches(String given, String token) {
+        byte[] expected = ("Bearer " + token).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return given != null && java.security.MessageDigest.isEqual(expected, given.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static boolean cookieMatches(java.util.List<String> headers, String token) {
+        byte[] expected = cookieValue(token).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        boolean match = false;
+        for (String h : headers) {
+            for (io.netty.handler.codec.http.cookie.Cookie c : io.netty.handler.codec.http.cookie.ServerCookieDecoder.STRICT.decodeAll(h)) {
+                if (c.name().equals(STATUS_COOKIE)) {
+                    match |= java.security.MessageDigest.isEqual(expected, c.value().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                }
+            }
+        }
+        return match;
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong refusedSinceLog = new java.util.concurrent.atomic.AtomicLong();
+    private volatile long lastRefusalLog;
+
+    private void refuse(ChannelHandlerContext ctx, Exchange ex, boolean head, int status, String reason, String message) {
+        shared.metrics.count("crossgate.admin.refused", "Requests to the admin listener's operator pages refused, by reason", "reason", reason);
+        long n = refusedSinceLog.incrementAndGet();
+        long now = System.nanoTime();
+        if (lastRefusalLog == 0 || now - lastRefusalLog > 60_000_000_000L) {
+            lastRefusalLog = now;
+            refusedSinceLog.set(0);
+            LOG.warn("admin listener: refused {} from {} ({}{})", ex.path, ex.clientAddress, reason,
+                    n > 1 ? ", " + (n - 1) + " more refusals in the last minute" : "");
+        }
+        ResponseWriter.writeLocal(ctx, ex, status, reason, message, head);
+    }
+
+    /**
+     * {@code POST /status/login} (the form the status page shows when it needs the token): a browser cannot send an
+     * Authorization header when it opens a page, so the right token, posted as {@code token=...}, is answered with a
+     * session cookie (HttpOnly, SameSite=Strict: the page's script and other sites cannot read or send it) and a 303 to
+     * the page.
+     */
+    private void login(ChannelHandlerContext ctx, FullHttpRequest req, Exchange ex, boolean head) {
+        String token = shared.config().admin().token();
+        if (!req.method().equals(HttpMethod.POST)) {
+            ex.extraHeaders = new String[] {"allow", "POST"};
+            ResponseWriter.writeLocal(ctx, ex, 405, "admin.method_not_allowed", "POST /status/login takes the admin token", head);
+            return;
+        }
+        String given = new io.netty.handler.codec.http.QueryStringDecoder(req.content().toString(java.nio.charset.StandardCharsets.UTF_8), false)
+                .parameters().getOrDefault("token", java.util.List.of("")).get(0);
+        if (token == null || !java.security.MessageDigest.isEqual(token.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                given.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+            shared.metrics.count("crossgate.admin.refused", "Requests to the admin listener's operator pages refused, by reason", "reason", "admin.unauthorized");
+            ex.reason = "admin.unauthorized";
+            ResponseWriter.writeBody(ctx, ex, 401, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.loginHtml(token == null
+                    ? "this admin listener has no admin.token" : "that is not the admin token"), head);
+            return;
+        }
+        ex.extraHeaders = new String[] {"location", "/status", "set-cookie", STATUS_COOKIE + "=" + cookieValue(token) + "; Path=/; HttpOnly; SameSite=Strict"};
+        ResponseWriter.writeBody(ctx, ex, 303, "text/plain; charset=utf-8", "see /status\n", head);
+    }
+
     /**
      * {@code POST /reload}: re-reads the configuration (as SIGHUP does) and answers with the reload's JSON: 200 when
      * applied, 422 when the file is invalid (nothing changed; every problem listed). With {@code admin.token} set it
@@ -99,18 +200,7 @@ final class AdminServer {
             ResponseWriter.writeLocal(ctx, ex, 405, "admin.method_not_allowed", "POST /reload re-reads the configuration", head);
             return;
         }
-        String token = shared.config().admin().token();
-        if (token != null) {
-            String given = req.headers().get(HttpHeaderNames.AUTHORIZATION);
-            byte[] expected = ("Bearer " + token).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            if (given == null || !java.security.MessageDigest.isEqual(expected, given.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
-                ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
-                ResponseWriter.writeLocal(ctx, ex, 401, "admin.unauthorized", "POST /reload requires Authorization: Bearer <admin.token>", head);
-                return;
-            }
-        } else if (!address().getAddress().isLoopbackAddress()) {
-            ResponseWriter.writeLocal(ctx, ex, 403, "admin.token_required",
-                    "the admin listener is not on loopback: set admin.token (or CROSSGATE_ADMIN_TOKEN) to use POST /reload", head);
+        if (!operatorAllowed(ctx, req, ex, head, "POST /reload")) {
             return;
         }
         java.util.function.Supplier<EdgeServer.Reload> reloader = shared.reloader;
@@ -172,9 +262,29 @@ final class AdminServer {
                 return;
             }
             switch (path) {
-                case "/status", "/status/" -> ResponseWriter.writeBody(ctx, ex, 200, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.html(), head);
-                case "/status/events" -> statusEvents(ctx);
-                case "/status.json" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", status.snapshotJson() + "\n", head);
+                case "/status", "/status/" -> {
+                    if (shared.config().admin().token() != null && !bearerMatches(req.headers().get(HttpHeaderNames.AUTHORIZATION), shared.config().admin().token())
+                            && !cookieMatches(req.headers().getAll(HttpHeaderNames.COOKIE), shared.config().admin().token())) {
+                        // A browser opening the page: the form that asks for the token, as a 401 with its reason code.
+                        shared.metrics.count("crossgate.admin.refused", "Requests to the admin listener's operator pages refused, by reason", "reason", "admin.unauthorized");
+                        ex.reason = "admin.unauthorized";
+                        ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
+                        ResponseWriter.writeBody(ctx, ex, 401, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.loginHtml(null), head);
+                    } else if (operatorAllowed(ctx, req, ex, head, "the status page")) {
+                        ResponseWriter.writeBody(ctx, ex, 200, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.html(), head);
+                    }
+                }
+                case "/status/login" -> login(ctx, req, ex, head);
+                case "/status/events" -> {
+                    if (operatorAllowed(ctx, req, ex, head, "the status page's events")) {
+                        statusEvents(ctx);
+                    }
+                }
+                case "/status.json" -> {
+                    if (operatorAllowed(ctx, req, ex, head, "/status.json")) {
+                        ResponseWriter.writeBody(ctx, ex, 200, "application/json", status.snapshotJson() + "\n", head);
+                    }
+                }
                 case "/metrics" -> ResponseWriter.writeBody(ctx, ex, 200, "text/plain; version=0.0.4; charset=utf-8", shared.metrics.scrape(), head);
                 case "/healthz" -> ResponseWriter.writeBody(ctx, ex, 200, "application/json", "{\"status\":\"ok\"}\n", head);
                 case "/readyz" -> {

@@ -52,6 +52,7 @@ import java.util.concurrent.TimeUnit;
  * leaves through {@link #local} or the proxied response, both through {@link ResponseWriter#prepare}.
  */
 final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Connection, ProxyCall.Frontend, WsProxy.Frontend, EngineConnection {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("crossgate.edge");
     private final EdgeServer.Shared shared;
     private final ArrayDeque<HttpObject> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
@@ -289,7 +290,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
 
     /** An exception on the request path: answered 500 server.error when nothing was sent yet, logged and counted, then closed. */
     private void internalError(Exchange ex, Throwable e) {
-        System.err.println("crossgate: request " + ex.requestId + " failed: " + e); // one line, never a stack trace
+        LOG.error("request {} failed: {}", ex.requestId, String.valueOf(e)); // one line, never a stack trace
         ex.closeAfter = true;
         if (current == ex && !ex.responseStarted && ctx.channel().isActive()) {
             local(ex, Reason.INTERNAL_ERROR);

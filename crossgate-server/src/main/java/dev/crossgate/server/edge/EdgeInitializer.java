@@ -25,8 +25,9 @@ final class EdgeInitializer extends ChannelInitializer<SocketChannel> {
     @Override
     protected void initChannel(SocketChannel ch) {
         ChannelPipeline p = ch.pipeline();
-        if (shared.ssl != null) {
-            p.addLast("tls", shared.ssl.newHandler(ch.alloc()));
+        io.netty.handler.ssl.SslContext ssl = shared.ssl; // read once: a reload may replace it (a renewed certificate)
+        if (ssl != null) {
+            p.addLast("tls", ssl.newHandler(ch.alloc()));
         }
         // Marks that bytes of a request head arrived, for the request-head deadline (408).
         p.addLast("activity", new ByteActivity());

@@ -9,6 +9,7 @@ import dev.crossgate.server.proxy.UpstreamGroup;
 import dev.crossgate.server.proxy.UpstreamPool;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -36,8 +37,10 @@ public final class EdgeServer implements AutoCloseable {
         final Metrics metrics = new Metrics();
         final AtomicBoolean draining = new AtomicBoolean();
         final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
-        io.netty.handler.ssl.SslContext ssl;
-        String hsts;
+        /** The listener's TLS context, read once per accepted connection: a reload replaces it (renewed certificate files). */
+        volatile io.netty.handler.ssl.SslContext ssl;
+        /** The Strict-Transport-Security value (null: not sent), live like the certificate. */
+        volatile String hsts;
         final dev.crossgate.server.limits.Limits limits;
         /** The hosted Socket.IO server, or null when {@code realtime} is off. */
         final dev.crossgate.server.realtime.Hub hub;
@@ -361,16 +364,23 @@ public final class EdgeServer implements AutoCloseable {
     }
 
     private java.util.function.Supplier<dev.crossgate.server.config.ConfigLoader.Result> source;
-    private java.util.function.Consumer<String> reloadLog = line -> {};
+    private java.util.function.Consumer<String> reloadObserver = line -> {};
+    private static final org.slf4j.Logger RELOAD_LOG = org.slf4j.LoggerFactory.getLogger("crossgate.reload");
+
+    /** One line of a reload's outcome: to the process's log (logger crossgate.reload) at its level, and to the observer. */
+    private void reloadLog(org.slf4j.event.Level level, String message) {
+        RELOAD_LOG.atLevel(level).log(message);
+        reloadObserver.accept(message);
+    }
 
     /**
      * Makes the server reloadable: {@link #reload()} (SIGHUP, POST /reload on the admin listener) reads the
      * configuration from {@code source} (the same file, profile and environment serve started with) and writes one
-     * line per problem or outcome to {@code log}.
+     * line per problem or outcome to the log (logger {@code crossgate.reload}), each also given to {@code observer}.
      */
-    public void reloadFrom(java.util.function.Supplier<dev.crossgate.server.config.ConfigLoader.Result> source, java.util.function.Consumer<String> log) {
+    public void reloadFrom(java.util.function.Supplier<dev.crossgate.server.config.ConfigLoader.Result> source, java.util.function.Consumer<String> observer) {
         this.source = source;
-        this.reloadLog = log;
+        this.reloadObserver = observer;
         shared.reloader = this::reload;
     }
 
@@ -384,7 +394,7 @@ public final class EdgeServer implements AutoCloseable {
             r = source.get();
         } catch (RuntimeException e) {
             String why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
-            reloadLog.accept("crossgate: reload failed: " + why + "; the running configuration is unchanged");
+            reloadLog(org.slf4j.event.Level.ERROR, "reload failed: " + why + "; the running configuration is unchanged");
             shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
             return new Reload("failed", null, List.of(), List.of());
         }
@@ -401,10 +411,10 @@ public final class EdgeServer implements AutoCloseable {
      */
     public synchronized Reload reload(dev.crossgate.server.config.ConfigLoader.Result r) {
         for (var p : r.problems()) {
-            reloadLog.accept(oneLine(p));
+            reloadLog(p.isError() ? org.slf4j.event.Level.ERROR : org.slf4j.event.Level.WARN, oneLine(p));
         }
         if (!r.valid()) {
-            reloadLog.accept("crossgate: reload refused: " + r.fileName() + " has " + r.errors().size() + (r.errors().size() == 1 ? " error" : " errors")
+            reloadLog(org.slf4j.event.Level.ERROR, "reload refused: " + r.fileName() + " has " + r.errors().size() + (r.errors().size() == 1 ? " error" : " errors")
                     + "; the running configuration is unchanged");
             shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
             return new Reload("invalid", r.fileName(), r.problems(), List.of());
@@ -420,8 +430,34 @@ public final class EdgeServer implements AutoCloseable {
         if (!n.admin().equals(was.admin())) {
             restart.add("admin");
         }
-        if (!n.tls().equals(was.tls())) {
-            restart.add("tls");
+        // TLS: the certificate and key files are read again on every reload, so that a certificate renewed in place
+        // (certbot, cert-manager) or moved to new paths is served to the next handshake, and the HSTS max-age follows;
+        // connections already open keep the session they negotiated. Turning TLS on or off, or to or from selfSigned,
+        // changes what the listener speaks: a restart. Files that cannot be read as a certificate and its key refuse the
+        // whole reload (validated whole), like any other invalid setting.
+        boolean tlsLive = n.tls().enabled() == was.tls().enabled() && n.tls().selfSigned() == was.tls().selfSigned();
+        io.netty.handler.ssl.SslContext nextSsl = null;
+        String certificateNote = null;
+        if (!tlsLive) {
+            restart.add("tls (turning TLS on or off, or tls.selfSigned, changes the listener)");
+        } else if (n.tls().certificate() != null) {
+            try {
+                nextSsl = Tls.fromPem(n.tls().certificate().toFile(), n.tls().key().toFile());
+                certificateNote = Tls.describe(n.tls().certificate());
+            } catch (Exception e) {
+                String why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
+                var problem = new dev.crossgate.server.config.ConfigProblem(dev.crossgate.server.config.ConfigProblem.Severity.ERROR, "tls.certificate",
+                        dev.crossgate.server.config.Source.file(r.fileName(), 0), n.tls().certificate().toString(),
+                        "the certificate " + n.tls().certificate() + " and key " + n.tls().key() + " cannot be used: "
+                                + dev.crossgate.server.config.ConfigProblem.visible(why),
+                        "give a PEM certificate chain and the PKCS#8 PEM key that goes with it (the files the process user can read)");
+                reloadLog(org.slf4j.event.Level.ERROR, oneLine(problem));
+                reloadLog(org.slf4j.event.Level.ERROR, "reload refused: " + r.fileName() + " has 1 error; the running configuration is unchanged");
+                shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
+                java.util.List<dev.crossgate.server.config.ConfigProblem> all = new ArrayList<>(r.problems());
+                all.add(problem);
+                return new Reload("invalid", r.fileName(), all, List.of());
+            }
         }
         if (n.accessLog() != was.accessLog()) {
             restart.add("log.access");
@@ -436,7 +472,7 @@ public final class EdgeServer implements AutoCloseable {
         if (authChanged && shared.hub != null) {
             restart.add("auth (for realtime connections; HTTP and proxied WebSockets use the new one)");
         }
-        CrossgateConfig effective = new CrossgateConfig(n.profile(), was.listen(), n.upstream(), n.routes(), n.hosts(), n.http(), was.tls(),
+        CrossgateConfig effective = new CrossgateConfig(n.profile(), was.listen(), n.upstream(), n.routes(), n.hosts(), n.http(), tlsLive ? n.tls() : was.tls(),
                 was.admin(), was.accessLog(), n.cors(), n.webSocket(), n.auth(), was.limits(), was.realtime(), n.settings(), n.warnings());
         Live next = new Live(shared, effective, authChanged ? new dev.crossgate.server.auth.Authenticator(n.auth()) : old.auth, old);
         List<UpstreamGroup> before = old.allGroups();
@@ -446,6 +482,12 @@ public final class EdgeServer implements AutoCloseable {
             }
         }
         shared.live = next; // the swap: the next exchange on any connection reads this one
+        if (tlsLive && shared.ssl != null) {
+            if (nextSsl != null) {
+                shared.ssl = nextSsl; // the next accepted connection's handshake
+            }
+            shared.hsts = n.tls().hsts().isZero() ? null : "max-age=" + n.tls().hsts().getSeconds();
+        }
         List<UpstreamGroup> after = next.allGroups();
         for (UpstreamGroup g : before) {
             if (!after.contains(g)) {
@@ -453,11 +495,12 @@ public final class EdgeServer implements AutoCloseable {
             }
         }
         if (!restart.isEmpty()) {
-            reloadLog.accept("crossgate: restart to apply: " + String.join(", ", restart) + " (changed in " + r.fileName() + "; the old values stay until then)");
+            reloadLog(org.slf4j.event.Level.WARN, "restart to apply: " + String.join(", ", restart) + " (changed in " + r.fileName() + "; the old values stay until then)");
         }
         List<String> changed = changedSections(was, n);
-        reloadLog.accept("crossgate: configuration reloaded from " + r.fileName() + " ("
-                + (changed.isEmpty() ? "nothing changed live" : "changed live: " + String.join(", ", changed)) + ")");
+        reloadLog(org.slf4j.event.Level.INFO, "configuration reloaded from " + r.fileName() + " ("
+                + (changed.isEmpty() ? "nothing changed live" : "changed live: " + String.join(", ", changed)) + ")"
+                + (certificateNote == null ? "" : "; TLS certificate read again: " + certificateNote));
         shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "ok");
         return new Reload("ok", r.fileName(), r.problems(), List.copyOf(restart));
     }
@@ -485,6 +528,9 @@ public final class EdgeServer implements AutoCloseable {
             }
         }
         changed.removeAll(RESTART_ONLY);
+        if (was.tls().enabled() == now.tls().enabled() && was.tls().selfSigned() == now.tls().selfSigned() && !Objects.equals(was.tls(), now.tls())) {
+            changed.add("tls"); // new files or HSTS, applied live
+        }
         changed.remove("log");
         changed.remove("profile"); // its effect shows in the sections whose defaults it changed
         return List.copyOf(changed);

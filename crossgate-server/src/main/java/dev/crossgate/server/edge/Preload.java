@@ -55,6 +55,17 @@ final class Preload {
                 }
             }
         }
+        // The process's log (SLF4J bound to Logback, JsonLineEncoder; Netty logs through it too): encode one event with
+        // a throwable and key-value pairs, without writing it, so that AcceptGate's "descriptor table full" line and
+        // Netty's warnings need no class loaded under EMFILE.
+        if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext lc) {
+            ch.qos.logback.classic.spi.LoggingEvent e = new ch.qos.logback.classic.spi.LoggingEvent(Preload.class.getName(),
+                    lc.getLogger("crossgate.preload"), ch.qos.logback.classic.Level.WARN, "preload {}",
+                    new IOException("preload", new Error("cause")), new Object[] {1});
+            e.addKeyValuePair(new org.slf4j.event.KeyValuePair("n", 1));
+            new dev.crossgate.server.observe.JsonLineEncoder().encode(e);
+            org.slf4j.LoggerFactory.getLogger("crossgate.preload").isWarnEnabled();
+        }
         ClassLoader loader = Preload.class.getClassLoader();
         // Looking up a resource that does not exist walks the whole class path, which opens every jar on it;
         // the class loader keeps them open, so a class first needed under EMFILE is read from an open jar.

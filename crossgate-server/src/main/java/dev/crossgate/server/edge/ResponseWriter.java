@@ -181,6 +181,11 @@ public final class ResponseWriter {
         }
         res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        if (ex.extraHeaders != null) {
+            for (int i = 0; i + 1 < ex.extraHeaders.length; i += 2) {
+                res.headers().add(ex.extraHeaders[i], ex.extraHeaders[i + 1]);
+            }
+        }
         prepare(ex, res, false);
         ex.bytesOut += res.content().readableBytes();
         ChannelFuture f = ctx.writeAndFlush(res);

@@ -36,6 +36,20 @@ public final class Tls {
     }
 
     /**
+     * The first certificate of a PEM chain, for a log line: {@code subject CN=..., serial 1a2b, valid until 2027-03-01T00:00:00Z}
+     * (what an operator checks after a renewal), or a short reason when it cannot be read.
+     */
+    public static String describe(java.nio.file.Path pem) {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(pem)) {
+            X509Certificate c = (X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+            return "subject " + c.getSubjectX500Principal().getName() + ", serial " + c.getSerialNumber().toString(16) + ", valid until "
+                    + c.getNotAfter().toInstant();
+        } catch (Exception e) {
+            return "(its first certificate could not be read: " + e.getClass().getSimpleName() + ")";
+        }
+    }
+
+    /**
      * A fresh self-signed certificate (ECDSA P-256, valid 30 days) for {@code localhost}, 127.0.0.1,
      * ::1 and the Android emulator's 10.0.2.2. Browsers warn about it; it is for local development.
      */

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * counts: never refuse everyone, never admit without bound.
  */
 public final class Limits {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("crossgate.limits");
     /** A refusal: the reason code, the status (429) and Retry-After in seconds. */
     public record Refusal(String reason, int status, long retryAfterSeconds, String message) {}
 
@@ -257,14 +258,14 @@ public final class Limits {
         }
         if (sharing.compareAndSet(true, false)) {
             // One line, no stack trace, no URL (it may carry a password).
-            System.err.println("crossgate: limits.store redis is not answering (" + describe(err) + "): each node applies its own"
+            LOG.warn("limits.store redis is not answering (" + describe(err) + "): each node applies its own"
                     + " limits (connectionsPerSubject and request rates per node) until it answers again");
         }
     }
 
     private void answered() {
         if (sharing.compareAndSet(false, true)) {
-            System.err.println("crossgate: limits.store redis answers again: connectionsPerSubject and request rates are shared across nodes");
+            LOG.info("limits.store redis answers again: connectionsPerSubject and request rates are shared across nodes");
         }
     }
 

@@ -18,6 +18,8 @@ public final class AccessLog implements AutoCloseable {
         public String toJson() {
             StringBuilder b = new StringBuilder(256);
             b.append("{\"time\":\"").append(Instant.ofEpochMilli(epochMillis)).append('"');
+            // The process log's shape (JsonLineEncoder): time, level, logger, then the exchange's fields.
+            b.append(",\"level\":\"INFO\",\"logger\":\"crossgate.access\"");
             field(b, "requestId", requestId);
             field(b, "client", client);
             field(b, "method", method);

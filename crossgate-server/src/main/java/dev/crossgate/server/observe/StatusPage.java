@@ -104,6 +104,29 @@ public final class StatusPage {
         }
     }
 
+    /**
+     * The form a browser gets at {@code /status} when admin.token is set and it has no session yet: it posts the token to
+     * {@code /status/login}, which answers with a cookie. {@code problem} (fixed text, never what was typed) says why the
+     * last attempt failed.
+     */
+    public static String loginHtml(String problem) {
+        return """
+                <!doctype html>
+                <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>Crossgate status: sign in</title>
+                <style>body{font:14px/1.4 system-ui,sans-serif;margin:0;padding:12px;background:#f6f7f9;color:#1d2330}
+                form{background:#fff;border-radius:8px;padding:12px;box-shadow:0 1px 2px #0002;max-width:420px}
+                input{font:inherit;width:100%;box-sizing:border-box;margin:6px 0;padding:6px} .bad{color:#b3261e}</style></head><body>
+                <h1 style="font-size:18px">Crossgate status</h1>
+                <form method="post" action="/status/login">
+                <label for="token">This admin listener needs its token (admin.token, or CROSSGATE_ADMIN_TOKEN)</label>
+                <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+                <button type="submit">Open the status page</button>
+                """ + (problem == null ? "" : "<p class=\"bad\" id=\"problem\">" + problem + "</p>\n") + """
+                </form></body></html>
+                """;
+    }
+
     /** The page: plain HTML, CSS and script inline, no external resource. */
     public static String html() {
         return """

@@ -44,6 +44,7 @@ import java.util.regex.Pattern;
  * {@code {"error": {"reason", "message"}}}, or, without an ack, the event {@code crossgate:error} does.
  */
 public final class Hub {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("crossgate.realtime");
     /** The event a client gets when something it sent failed without an ack to say so, or its token expired. */
     public static final String ERROR_EVENT = "crossgate:error";
     /** Events the Socket.IO client reserves: never emitted from the backend. */
@@ -147,19 +148,16 @@ public final class Hub {
      * what was published, received and lost.
      */
     private static dev.crossgate.realtime.redis.RedisAdapter joinCluster(CrossgateConfig.RealtimeRedis r, Metrics metrics) {
-        // Lettuce's own reconnect chatter (multi-line, through java.util.logging) stays out of the log: the adapter's
-        // one-line state changes below say the same.
-        LETTUCE_LOG.setLevel(java.util.logging.Level.OFF);
         var mode = r.sharded() ? dev.crossgate.realtime.redis.RedisAdapter.Mode.SHARDED : dev.crossgate.realtime.redis.RedisAdapter.Mode.CLASSIC;
         var adapter = r.cluster() ? dev.crossgate.realtime.redis.RedisAdapter.connectCluster(r.url(), mode, r.key(), r.requestTimeout())
                 : dev.crossgate.realtime.redis.RedisAdapter.connect(r.url(), mode, r.key(), r.requestTimeout());
-        adapter.onStateChange((up, detail) -> System.err.println("crossgate: realtime.redis: " + detail
+        adapter.onStateChange((up, detail) -> LOG.atLevel(up ? org.slf4j.event.Level.INFO : org.slf4j.event.Level.WARN).log("realtime.redis: " + detail
                 + (up ? "" : " (this node's clients are still served; publishes to other nodes are counted in crossgate_realtime_cluster_lost_total)")));
         if (!adapter.stats().connected()) {
-            System.err.println("crossgate: realtime.redis: cannot reach " + adapter.address() + " (" + adapter.lastError()
+            LOG.warn("realtime.redis: cannot reach " + adapter.address() + " (" + adapter.lastError()
                     + "); serving this node's clients alone and retrying");
         } else {
-            System.err.println("crossgate: realtime.redis: joined the cluster on " + adapter.address() + " (" + mode.name().toLowerCase(java.util.Locale.ROOT)
+            LOG.info("realtime.redis: joined the cluster on " + adapter.address() + " (" + mode.name().toLowerCase(java.util.Locale.ROOT)
                     + " adapter, key " + r.key() + ")");
         }
         metrics.gauge("crossgate.realtime.cluster.connected", "1 while the realtime Redis adapter is connected", () -> adapter.stats().connected() ? 1 : 0);
@@ -173,7 +171,6 @@ public final class Hub {
         return adapter;
     }
 
-    private static final java.util.logging.Logger LETTUCE_LOG = java.util.logging.Logger.getLogger("io.lettuce");
 
     /** The cluster adapter's state for /readyz: null without one. */
     public dev.crossgate.realtime.redis.RedisAdapter cluster() {

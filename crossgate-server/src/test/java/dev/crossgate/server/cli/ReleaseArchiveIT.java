@@ -181,7 +181,7 @@ class ReleaseArchiveIT {
             assertThat(p.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).as(String.join("\n", err)).isZero();
             reader.join(DEADLINE.toMillis()); // the process ended: its stderr ends too
-            assertThat(err).as(String.join("\n", err)).contains("crossgate: draining (up to 30s)", "crossgate: stopped");
+            assertThat(err.stream().map(dev.crossgate.server.testing.LogLines::message)).as(String.join("\n", err)).contains("draining (up to 30s)", "stopped");
         } finally {
             p.destroyForcibly();
         }

@@ -43,6 +43,8 @@ class ReloadProcessTest {
     private WsEchoUpstream wsUpstream;
     private Process serve;
     private final List<String> log = new CopyOnWriteArrayList<>();
+    /** serve's stderr as written: JSON lines. */
+    private final List<String> raw = new CopyOnWriteArrayList<>();
     private int port;
     private int adminPort;
     private Path file;
@@ -60,7 +62,8 @@ class ReloadProcessTest {
         Thread reader = new Thread(() -> {
             try {
                 for (String line; (line = err.readLine()) != null; ) {
-                    log.add(line);
+                    raw.add(line);
+                    log.add(dev.crossgate.server.testing.LogLines.message(line)); // JSON lines: their messages
                 }
             } catch (java.io.IOException e) {
                 // the process ended
@@ -156,8 +159,8 @@ class ReloadProcessTest {
 
             Files.writeString(file, config(List.of(A, B), "127.0.0.1:0"));
             hup();
-            await().atMost(Duration.ofSeconds(20)).until(() -> count("crossgate: configuration reloaded from " + file) == 1);
-            assertThat(log).contains("crossgate: configuration reloaded from " + file + " (changed live: cors)");
+            await().atMost(Duration.ofSeconds(20)).until(() -> count("configuration reloaded from " + file) == 1);
+            assertThat(log).contains("configuration reloaded from " + file + " (changed live: cors)");
 
             RawHttp.Response p = preflight(B);
             assertThat(p.status()).isEqualTo(204);
@@ -181,11 +184,11 @@ class ReloadProcessTest {
         for (int i = 1; i <= 3; i++) {
             hup();
             int n = i;
-            await().atMost(Duration.ofSeconds(20)).until(() -> count("crossgate: configuration reloaded") == n);
+            await().atMost(Duration.ofSeconds(20)).until(() -> count("configuration reloaded") == n);
         }
         Files.writeString(file, "profile: prod\ncors: [not, a, map\n");
         hup();
-        await().atMost(Duration.ofSeconds(20)).until(() -> count("crossgate: reload refused") == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> count("reload refused") == 1);
         assertThat(serve.isAlive()).isTrue();
         assertThat(serve.waitFor(500, TimeUnit.MILLISECONDS)).isFalse(); // still running after the last signal was handled
         assertThat(preflight(A).status()).isEqualTo(204);
@@ -205,12 +208,32 @@ class ReloadProcessTest {
         assertThat(paths).contains("cors.allowedOrigins[0]", "cors.maxAge");
         assertThat(answer.get("problems").get(0).get("where").asText()).startsWith(file + ":");
         // Each problem is one line in the log, then the refusal.
-        await().atMost(Duration.ofSeconds(10)).until(() -> count("crossgate: reload refused") == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> count("reload refused") == 1);
         assertThat(log).anyMatch(l -> l.startsWith("error: cors.allowedOrigins[0] (" + file + ":") && l.contains("; fix: "));
         assertThat(log).anyMatch(l -> l.startsWith("error: cors.maxAge (" + file + ":"));
+        // The process log is JSON lines with levels (Logback, issue 13 Build 4): the problems and the refusal at ERROR, the
+        // start and the reload at INFO; nothing else on stderr (no stack trace, no plain-text line).
+        assertThat(raw).allSatisfy(l -> {
+            JsonNode n = new ObjectMapper().readTree(l);
+            assertThat(n.get("time").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
+            assertThat(n.get("level").asText()).isIn("INFO", "WARN", "ERROR");
+            assertThat(n.get("logger").asText()).startsWith("crossgate.");
+            assertThat(n.get("message").asText()).isNotBlank().doesNotContain("\n");
+        });
+        assertThat(raw).anyMatch(l -> l.contains("\"level\":\"ERROR\",\"logger\":\"crossgate.reload\",\"message\":\"error: cors.maxAge"));
+        assertThat(raw).anyMatch(l -> l.contains("\"level\":\"ERROR\",\"logger\":\"crossgate.reload\",\"message\":\"reload refused"));
+        assertThat(raw).anyMatch(l -> l.contains("\"level\":\"INFO\",\"logger\":\"crossgate.serve\",\"message\":\"profile prod, listening on"));
         // Nothing changed: B (from the last valid reload) still passes, and the wildcard did not take effect.
         assertThat(preflight(B).header("access-control-allow-origin")).isEqualTo(B);
         assertThat(preflight("https://c.example.com").status()).isEqualTo(403);
+        // The access log (stdout) has the same shape: time, level, logger, then the exchange's fields.
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(dir.resolve("stdout.log")).contains("\"method\":\"OPTIONS\""));
+        for (String l : Files.readAllLines(dir.resolve("stdout.log"))) {
+            JsonNode n = new ObjectMapper().readTree(l);
+            assertThat(java.util.stream.StreamSupport.stream(((Iterable<String>) n::fieldNames).spliterator(), false).limit(4))
+                    .containsExactly("time", "level", "logger", "requestId");
+            assertThat(n.get("logger").asText()).isEqualTo("crossgate.access");
+        }
         String m = metrics();
         assertThat(m).contains("crossgate_config_reloads_total{result=\"ok\"} 1.0").contains("crossgate_config_reloads_total{result=\"invalid\"} 1.0");
 
@@ -234,7 +257,7 @@ class ReloadProcessTest {
         assertThat(status).as(err.toString()).isZero();
         assertThat(out.toString()).contains("crossgate: configuration reloaded from " + file)
                 .contains("crossgate: restart to apply: listen (the old values stay until then)");
-        await().atMost(Duration.ofSeconds(10)).until(() -> count("crossgate: restart to apply: listen") == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> count("restart to apply: listen") == 1);
         // The listener stayed where it was; the origins changed.
         assertThat(preflight(B).header("access-control-allow-origin")).isEqualTo(B);
 

@@ -33,10 +33,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * No secret (auth.jwt.secret, realtime.hooks.secret, realtime.publish.token, the password in realtime.redis.url)
- * appears in what {@code crossgate check} prints, in {@code crossgate serve}'s stderr and access log, or on the admin
- * listener's {@code /metrics} and {@code /readyz}, whether the secrets come from the file or from the environment
- * (issue 13, Must show). There is no admin token yet; {@code check} has no JSON mode.
+ * No secret (auth.jwt.secret, realtime.hooks.secret, realtime.publish.token, admin.token, the password in
+ * realtime.redis.url) appears in what {@code crossgate check} prints, in {@code crossgate serve}'s stderr and access log,
+ * or on the admin listener's status page (its HTML, JSON and events, opened with the admin token), {@code /metrics},
+ * {@code /readyz} and POST /reload's answer, whether the secrets come from the file or from the environment (issue 13,
+ * Must show). {@code check} has no JSON mode.
  */
 class SecretsStayHiddenTest {
     // Distinctive values: any of them showing up anywhere, whole or as a 12-character piece, is a leak.
@@ -44,7 +45,8 @@ class SecretsStayHiddenTest {
     static final String HOOK = "hookS3cret-Vb3Nm8Qw2Er6Ty1Ui9Op4As";
     static final String PUBLISH = "pubT0ken-Zx5Cv7Bn2Mq9Wl4Ek8Rj3Ht6";
     static final String REDIS_PASSWORD = "redisPa55-Kd8Fs2Gh6Jl1Pz4";
-    static final List<String> SECRETS = List.of(JWT, HOOK, PUBLISH, REDIS_PASSWORD);
+    static final String ADMIN = "admT0ken-Gy7Ux2Pk9Lm4Wq8Zr3Sd5";
+    static final List<String> SECRETS = List.of(JWT, HOOK, PUBLISH, REDIS_PASSWORD, ADMIN);
 
     static RedisServer redis;
 
@@ -80,7 +82,7 @@ class SecretsStayHiddenTest {
     }
 
     private String fileWithSecrets(int upstreamPort) {
-        return "profile: prod\nhosts: [api.example.com]\nlisten: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\nupstream: http://127.0.0.1:" + upstreamPort + "\n"
+        return "profile: prod\nhosts: [api.example.com]\nlisten: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n  token: \"" + ADMIN + "\"\nupstream: http://127.0.0.1:" + upstreamPort + "\n"
                 + "auth:\n  jwt:\n    secret: \"" + JWT + "\"\n"
                 + "realtime:\n  enabled: true\n  token: required\n  hooks:\n    secret: \"" + HOOK + "\"\n  publish:\n    token: \"" + PUBLISH + "\"\n"
                 + "  redis:\n    url: \"" + redisUrl() + "\"\n";
@@ -91,7 +93,7 @@ class SecretsStayHiddenTest {
 
     private Map<String, String> envWithSecrets() {
         return Map.of("CROSSGATE_AUTH_JWT_SECRET", JWT, "CROSSGATE_REALTIME_HOOKS_SECRET", HOOK,
-                "CROSSGATE_REALTIME_PUBLISH_TOKEN", PUBLISH, "CROSSGATE_REALTIME_REDIS_URL", redisUrl());
+                "CROSSGATE_REALTIME_PUBLISH_TOKEN", PUBLISH, "CROSSGATE_REALTIME_REDIS_URL", redisUrl(), "CROSSGATE_ADMIN_TOKEN", ADMIN);
     }
 
     private String check(Path config, Map<String, String> env) {
@@ -115,7 +117,8 @@ class SecretsStayHiddenTest {
         Path bare = dir.resolve("bare.yaml");
         Files.writeString(bare, FILE_WITHOUT_SECRETS);
         String fromEnv = check(bare, envWithSecrets());
-        assertThat(fromEnv).contains("env CROSSGATE_AUTH_JWT_SECRET", "env CROSSGATE_REALTIME_PUBLISH_TOKEN", "env CROSSGATE_REALTIME_REDIS_URL");
+        assertThat(fromEnv).contains("env CROSSGATE_AUTH_JWT_SECRET", "env CROSSGATE_REALTIME_PUBLISH_TOKEN", "env CROSSGATE_REALTIME_REDIS_URL",
+                "env CROSSGATE_ADMIN_TOKEN");
         assertNoSecretIn("check (environment)", fromEnv);
     }
 
@@ -130,8 +133,9 @@ class SecretsStayHiddenTest {
         env.put("CROSSGATE_REALTIME_PUBLISH_TOKEN", PUBLISH.substring(0, 14)); // too short
         env.put("CROSSGATE_REALTIME_REDIS_URL", "redis://:" + REDIS_PASSWORD + "@127.0.0.1:notaport");
         env.put("CROSSGATE_REALTIME_PUBLISH_TOKN", PUBLISH); // a misspelt name: a warning, and still no value
+        env.put("CROSSGATE_ADMIN_TOKEN", ADMIN.substring(0, 15) + " " + ADMIN.substring(15)); // too short (two halves), a space
         String out = check(bare, env);
-        assertThat(out).contains("error: auth.jwt.secret", "error: realtime.publish.token", "CROSSGATE_REALTIME_PUBLISH_TOKN");
+        assertThat(out).contains("error: auth.jwt.secret", "error: realtime.publish.token", "CROSSGATE_REALTIME_PUBLISH_TOKN", "error: admin.token");
         assertNoSecretIn("check with invalid secrets", out);
     }
 
@@ -187,6 +191,30 @@ class SecretsStayHiddenTest {
             String metrics = send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/metrics")));
             assertThat(metrics).contains("crossgate_");
             seen.append(metrics);
+            // The status page: without the token a form (401), with it (header, or the cookie the form's POST sets) the
+            // page, its JSON and its events, which show the configuration's secrets as set, never their values.
+            assertThat(send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/status")))).startsWith("401 ").contains("name=\"token\"");
+            assertThat(send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/status.json")))).startsWith("401 ");
+            HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/status/login"))
+                    .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString("token=" + ADMIN)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(login.statusCode()).isEqualTo(303);
+            String cookie = login.headers().firstValue("set-cookie").orElseThrow().split(";", 2)[0];
+            seen.append(login.headers().map()).append(login.body());
+            String page = send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/status")).header("Cookie", cookie));
+            assertThat(page).startsWith("200 ").contains("Crossgate status");
+            String json = send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/status.json")).header("Authorization", "Bearer " + ADMIN));
+            assertThat(json).startsWith("200 ").contains("admin.token", "auth.jwt.secret", "realtime.publish.token");
+            seen.append(page).append(json);
+            try (java.io.InputStream events = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/status/events"))
+                    .header("Cookie", cookie).build(), HttpResponse.BodyHandlers.ofInputStream()).body()) {
+                BufferedReader r = new BufferedReader(new InputStreamReader(events, StandardCharsets.UTF_8));
+                String first = r.readLine();
+                assertThat(first).startsWith("data: {");
+                seen.append(first);
+            }
+            seen.append(send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/reload")).header("Authorization", "Bearer " + ADMIN)
+                    .POST(HttpRequest.BodyPublishers.noBody())));
             String ready = send(http, HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/readyz")));
             assertThat(ready).contains("\"redis\":\"connected\""); // the password was taken: Redis answers only with it
             seen.append(ready);
@@ -195,7 +223,7 @@ class SecretsStayHiddenTest {
             assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
             String stderr = Files.readString(dir.resolve("stderr.log"));
             String stdout = Files.readString(dir.resolve("stdout.log"));
-            assertThat(stderr).contains("crossgate: stopped");
+            assertThat(stderr).contains("\"message\":\"stopped\"");
             assertThat(stdout).contains("\"path\":\"/api/hello\"", "\"path\":\"/socket.io/\""); // the admin listener keeps no access log
             assertNoSecretIn("serve's stderr", stderr);
             assertNoSecretIn("the access log", stdout);

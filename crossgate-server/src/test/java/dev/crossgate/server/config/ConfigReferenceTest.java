@@ -33,8 +33,13 @@ class ConfigReferenceTest {
             Files.writeString(PAGE, now, StandardCharsets.UTF_8);
         }
         assertThat(Files.exists(PAGE)).as(PAGE + " exists").isTrue();
-        assertThat(Files.readString(PAGE)).as("docs/configuration.md is stale: run mvn -q -o -pl crossgate-server -am test "
-                + "-Dtest=ConfigReferenceTest -Dcrossgate.regenerate=true").isEqualTo(now);
+        assertThat(Files.readString(PAGE)).as("docs/configuration.md is stale: run mvn -q -pl crossgate-server -am process-classes "
+                + "-Dcrossgate.reference.out=$PWD/docs/configuration.md").isEqualTo(now);
+        // The build's own copy (the config-reference execution, shipped in the release archive) is the same page.
+        Path built = Path.of("target", "configuration.md");
+        if (Files.exists(built)) {
+            assertThat(Files.readString(built)).as(built + ", written by the build").isEqualTo(now);
+        }
         assertThat(now).contains("| `cors.allowedOrigins` | list |", "`CROSSGATE_REALTIME_REDIS_URL`", "| `listen` | string | `");
     }
 }

@@ -103,6 +103,6 @@ class AdminReloadTest {
         // The upstream /b already had is the same object (its pool and ejection state); the added one is new.
         assertThat(after.get(1).upstreams().get(0)).isSameAs(before.get(1).upstreams().get(0));
         assertThat(after.get(1).upstreams().get(1).authority()).isEqualTo("127.0.0.1:12");
-        assertThat(log).contains("crossgate: configuration reloaded from " + dir.resolve("crossgate.yaml") + " (changed live: routes)");
+        assertThat(log).contains("configuration reloaded from " + dir.resolve("crossgate.yaml") + " (changed live: routes)");
     }
 }

@@ -38,6 +38,9 @@ class StatusPageTest {
     @TempDir
     Path dir;
 
+    /** admin.token: the page is opened through its sign-in form, as an operator would. */
+    private static final String TOKEN = "status-token-7Yq2Lm9Xw4Rt8Nb3Cd";
+
     @Test
     void theStatusPageShowsRefusalsOriginsAndTransportsWhileALoadRuns() throws Exception {
         assertThat(HARNESS.resolve("node_modules/playwright-core").toFile()).as("run scripts/install-browser-deps.sh").exists();
@@ -49,10 +52,11 @@ class StatusPageTest {
                     upstream: http://127.0.0.1:%d
                     admin:
                       listen: 127.0.0.1:0
+                      token: %s
                     cors:
                       allowedOrigins: ["https://app.example.com"]
                     realtime: {}
-                    """.formatted(backend.port()));
+                    """.formatted(backend.port(), TOKEN));
             EdgeServer edge = new EdgeServer(ConfigLoader.load(new ConfigLoader.Options(f, null, Map.of(), dir)),
                     dev.crossgate.server.observe.AccessLog.discarding()).start();
             AtomicBoolean stop = new AtomicBoolean();
@@ -78,7 +82,7 @@ class StatusPageTest {
                 }
                 // The JSON behind the page, first: what the load produced is there.
                 try (RawHttp admin = new RawHttp(edge.adminAddress().getPort())) {
-                    JsonNode s = JSON.readTree(admin.send(RawHttp.get("/status.json", "localhost")).read().body());
+                    JsonNode s = JSON.readTree(admin.send(RawHttp.get("/status.json", "localhost", "Authorization: Bearer " + TOKEN)).read().body());
                     assertThat(s.path("open").path("socketio").path("polling").asInt()).isEqualTo(1);
                     assertThat(s.path("open").path("socketio").path("websocket").asInt()).isEqualTo(1);
                     assertThat(s.path("config").path("settings").toString()).contains("cors.allowedOrigins");
@@ -86,11 +90,12 @@ class StatusPageTest {
                 Path shot = Path.of("target", "status-page.png").toAbsolutePath();
                 Process p = new ProcessBuilder("node", "status-page.mjs", "http://127.0.0.1:" + edge.adminAddress().getPort() + "/status",
                         "[\"cors.origin_not_allowed\", \"https://evil.example\", \"https://app.example.com\", \"1 / 1\", \"in rotation\"]",
-                        shot.toString()).directory(HARNESS.toFile()).redirectError(dir.resolve("chromium.err").toFile()).start();
+                        shot.toString(), TOKEN).directory(HARNESS.toFile()).redirectError(dir.resolve("chromium.err").toFile()).start();
                 byte[] out = p.getInputStream().readAllBytes();
                 assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
                 JsonNode r = JSON.readTree(out);
                 assertThat(r.path("ok").asBoolean()).as(r + Files.readString(dir.resolve("chromium.err"))).isTrue();
+                assertThat(r.path("signedIn").asBoolean()).as("signed in through the form: an HttpOnly, SameSite=Strict cookie").isTrue();
                 assertThat(r.path("refusals").asText()).contains("cors.origin_not_allowed");
                 assertThat(r.path("origins").asText()).contains("https://evil.example", "https://app.example.com");
                 assertThat(r.path("sio").asText()).isEqualTo("1 / 1");
