@@ -451,7 +451,7 @@ mkdir -p bench/results
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 java_version="$(java -version 2>&1)"
 nginx_version="$("$NGINX" -v 2>&1)"
-haproxy_version="$("$HAPROXY" -v 2>&1 | head -n 1)"
+haproxy_version="$("$HAPROXY" -v 2>&1 | sed -n 1p)"
 wrk_version="$(wrk -v 2>&1 | head -n 1 || true)"
 cpu_model="$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1 || true)"
 cg_threads() { jcmd "$pid_cg" Thread.print 2>/dev/null | grep -o '^"[^"]*"' | tr -d '"'; }
@@ -469,7 +469,7 @@ status_of() { head -n 1 | awk '{print $2}'; }
 {
   echo "# bench/edge-http.sh raw output, $started"
   echo "# machine: nproc $nprocs, ${cpu_model:-unknown CPU}, $(uname -srm)"
-  echo "# $nginx_version; $haproxy_version; $wrk_version; $(cc --version | head -n 1)"
+  echo "# $nginx_version; $haproxy_version; $wrk_version; $(cc --version | sed -n 1p)"
   echo "$java_version" | sed 's/^/# /'
   echo "# Crossgate: $git_rev (uncommitted changes in its sources/poms: $git_dirty files), jar sha256 $jar_sha"
   echo "# Crossgate command: $java_cmdline >/dev/null"
