@@ -55,7 +55,7 @@
 #   CROSSGATE_JAVA_OPTS="..."   extra JVM options for Crossgate (none by default), for example
 #                               -Dio.netty.eventLoopThreads=1 for one worker event loop
 #   RESULTS_NAME=edge-http      the results files' name (for a variant: edge-http-1loop, ...)
-# Run it on an otherwise idle machine; with the defaults it takes about 11 minutes (8 wrk targets x
+# Run it on an otherwise idle machine; with the defaults it takes 11 to 12 minutes (8 wrk targets x
 # (20 s + 3 x 10 s), 4 latency targets x (10 s + 3 x 11 s), and the quiet waits).
 set -euo pipefail
 
@@ -583,6 +583,12 @@ to_ms() {  # wrk latency such as 512.00us, 1.23ms, 1.01s, 2.00m
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
     printf "%.3f", n }'
 }
+upstream_conns() {  # pids -> established connections from them to the upstream
+  local ss_out p n=0
+  ss_out="$(ss -Htnp state established "( dport = :$P_UP )" 2>/dev/null)"
+  for p in "$@"; do n=$(( n + $(grep -c "pid=$p," <<<"$ss_out" || true) )); done
+  echo "$n"
+}
 cg_health() {  # one line: RSS, threads, fds, connections to the upstream
   local rss fds thr up
   rss="$(awk '/^VmRSS/ {print $2}' /proc/"$pid_cg"/status)"
@@ -648,6 +654,10 @@ run_one() {  # id label url-or-port script duration phase (lat-* ids: the open-l
       read -r tl ta tj tv to <<<"$thpct"
       echo "# Crossgate CPU by thread during the run (% of one CPU): event loops $tl, access log $ta, JIT $tj, VM and GC $tv, other $to"
       echo "# Crossgate after the run: $(cg_health)"
+    fi
+    if [[ $id == get-nginx || $id == get-haproxy || $id == lat-nginx || $id == lat-haproxy ]]; then
+      # the keep-alive pool at work: a handful of upstream connections, not one per request
+      echo "# $label, connections to the upstream after the run: $(upstream_conns $sut)"
     fi
   } >>"$raw"
   [[ $phase == warmup ]] && return 0
