@@ -22,7 +22,7 @@
 # CPU budget (2-core machine): the server under test gets CPU 0 alone, pinned with taskset. That is
 # nginx with worker_processes 1, HAProxy with nbthread 1, and the whole Crossgate JVM (event loops, GC,
 # JIT, access-log thread); pinned to one CPU the JVM sees 1 processor, so Crossgate starts 1 worker event
-# loop (one per processor) plus 1 acceptor, and the JVM picks the serial GC. wrk (-t1) or the open-loop
+# loop (one per processor) plus 1 acceptor; it runs with the launcher's jvm.options (G1, leak detection off). wrk (-t1) or the open-loop
 # client, and the upstream nginx (1 worker) share CPU 1. "direct" in (b) is a separate server block of
 # the nginx under test (also CPU 0), so that direct and via-proxy give the server on CPU 0 the same
 # budget; "direct" in (c) is the upstream itself, so that via X minus direct is the cost of the hop.
@@ -384,7 +384,9 @@ pids_ngx+=($!)
 taskset -c "$SUT_CPU" "$HAPROXY" -db -f "$tmp/haproxy/sut.cfg" 2>"$tmp/haproxy/stderr.log" &
 pids_hap+=($!)
 # shellcheck disable=SC2206
-java_cmd=(java $JAVA_OPTS_EXTRA -jar "$tmp/crossgate.jar" serve --config "$tmp/crossgate.yaml" --drain-timeout 2s)
+# As the launcher (./crossgate, bin/crossgate) runs it: with the options of jvm.options, then CROSSGATE_JAVA_OPTS.
+mapfile -t jvm_options < <(grep -v -e '^#' -e '^[[:space:]]*$' "$root/jvm.options")
+java_cmd=(java "${jvm_options[@]}" $JAVA_OPTS_EXTRA -jar "$tmp/crossgate.jar" serve --config "$tmp/crossgate.yaml" --drain-timeout 2s)
 taskset -c "$SUT_CPU" "${java_cmd[@]}" >/dev/null 2>"$tmp/crossgate.err" &
 pid_cg=$!
 
@@ -823,15 +825,15 @@ added_ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") prin
   echo "**CPU budget: shared** (\`LAYOUT=shared\`), the method of the reference figures quoted in the issue:"
   echo "nothing is pinned apart. nginx under test runs \`worker_processes 1\` (one process, so at most one CPU),"
   echo "HAProxy \`nbthread 1\` (one thread, so at most one CPU),"
-  echo "the Crossgate JVM runs on its defaults and sees $cg_nproc processors ($cg_loops worker event loop(s),"
+  echo "the Crossgate JVM runs with the launcher's jvm.options and sees $cg_nproc processors ($cg_loops worker event loop(s),"
   echo "$cg_acceptors acceptor, \`${cg_gc:-?}\`), and wrk and the upstream nginx (1 worker) compete for the same"
   echo "$nprocs CPUs. This favours a server that can use more than one core only as far as the load side leaves"
   echo "it one; the pinned layout (\`bench/results/edge-http.md\`) compares equal CPU budgets."
   else
   echo "**CPU budget.** The server under test has CPU $SUT_CPU to itself (\`taskset -c $SUT_CPU\`): nginx with"
   echo "\`worker_processes 1\`, HAProxy with \`nbthread 1\`, or the whole Crossgate JVM — which then sees $cg_nproc processor(s), so Netty starts"
-  echo "$cg_loops worker event loop(s) ($([[ $JAVA_OPTS_EXTRA == *eventLoopThreads* ]] && echo "set by CROSSGATE_JAVA_OPTS" || echo "Crossgate's default, one per processor")) and $cg_acceptors acceptor, and the JVM chooses"
-  echo "\`${cg_gc:-?}\`; GC and JIT share that CPU too. wrk and the upstream nginx"
+  echo "$cg_loops worker event loop(s) ($([[ $JAVA_OPTS_EXTRA == *eventLoopThreads* ]] && echo "set by CROSSGATE_JAVA_OPTS" || echo "Crossgate's default, one per processor")) and $cg_acceptors acceptor, and it runs with the launcher's jvm.options"
+  echo "(\`${cg_gc:-?}\`, Netty's leak detection off); GC and JIT share that CPU too. wrk and the upstream nginx"
   echo "(1 worker) share CPU $LOAD_CPU. \"direct\" is a server block of the nginx under test returning the"
   echo "upstream's body itself, so direct and via-proxy give CPU $SUT_CPU's server the same budget."
   fi

@@ -281,6 +281,32 @@ public final class CorsPolicy {
 
     /** The decision for a preflight (OPTIONS with Origin and Access-Control-Request-Method). */
     public CorsDecision preflight(String origin, String requestMethod, List<String> requestHeaderLines) {
+        // An allowed preflight's answer depends only on the origin, the requested method and the requested headers: a
+        // browser repeats the same three, so the decision is kept in a direct-mapped table of PREFLIGHT_SLOTS entries
+        // (bounded: a client that varies them only replaces entries) and found again without allocating. Refusals are
+        // not kept (their detail quotes what was sent), nor requests with several Access-Control-Request-Headers lines.
+        if (enabled && origin != null && requestMethod != null && (requestHeaderLines == null || requestHeaderLines.size() <= 1)) {
+            String headers = requestHeaderLines == null || requestHeaderLines.isEmpty() ? null : requestHeaderLines.get(0);
+            int slot = ((origin.hashCode() * 31 + requestMethod.hashCode()) * 31 + (headers == null ? 0 : headers.hashCode())) & (PREFLIGHT_SLOTS - 1);
+            PreflightEntry e = preflightCache[slot];
+            if (e != null && e.origin.equals(origin) && e.method.equals(requestMethod) && java.util.Objects.equals(e.headers, headers)) {
+                return e.decision;
+            }
+            CorsDecision d = decidePreflight(origin, requestMethod, requestHeaderLines);
+            if (d.allowed()) {
+                preflightCache[slot] = new PreflightEntry(origin, requestMethod, headers, d); // immutable: safely shared between threads
+            }
+            return d;
+        }
+        return decidePreflight(origin, requestMethod, requestHeaderLines);
+    }
+
+    private static final int PREFLIGHT_SLOTS = 256;
+    private final PreflightEntry[] preflightCache = new PreflightEntry[PREFLIGHT_SLOTS];
+
+    private record PreflightEntry(String origin, String method, String headers, CorsDecision decision) {}
+
+    private CorsDecision decidePreflight(String origin, String requestMethod, List<String> requestHeaderLines) {
         if (!enabled) {
             return disabled;
         }

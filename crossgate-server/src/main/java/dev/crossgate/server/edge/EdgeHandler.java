@@ -283,6 +283,7 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         ex.peer = peer;
         ex.trustedPeer = trusted;
         ex.forwarded = chain;
+        ex.forwardedMemo = forwardedMemo;
         ex.hsts = "https".equals(ex.scheme) ? shared.hsts : null;
         ex.live = live;
         return ex;
@@ -922,7 +923,20 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
 
     // ---------------------------------------------------------------- helpers
 
+    /** The connection's Forwarded values, built once for its requests (ForwardedHeaders.write). */
+    private final ForwardedHeaders.Memo forwardedMemo = new ForwardedHeaders.Memo();
+    /** The peer's address as text, found once per connection. */
+    private String peerAddress;
+
     private String clientAddress() {
+        String p = peerAddress;
+        if (p == null) {
+            p = peerAddress = describePeer();
+        }
+        return p;
+    }
+
+    private String describePeer() {
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress a) {
             String ip = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
             if (ip.indexOf(':') >= 0) {
@@ -958,20 +972,21 @@ final class EdgeHandler extends ChannelDuplexHandler implements RequestStages.Co
         return newRequestId();
     }
 
-    private static final char[] HEX = "0123456789abcdef".toCharArray();
 
-    /** 24 random hex digits (96 bits). */
+    private static final byte[] HEX_BYTES = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    /** 24 random hex digits (96 bits), built as Latin-1 bytes: one array and the String, no char[] to compress. */
     private static String newRequestId() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        char[] id = new char[24];
+        byte[] id = new byte[24];
         long a = r.nextLong();
         long b = r.nextLong();
         for (int i = 0; i < 16; i++) {
-            id[i] = HEX[(int) (a >>> (i * 4)) & 0xF];
+            id[i] = HEX_BYTES[(int) (a >>> (i * 4)) & 0xF];
         }
         for (int i = 16; i < 24; i++) {
-            id[i] = HEX[(int) (b >>> (i * 4)) & 0xF];
+            id[i] = HEX_BYTES[(int) (b >>> (i * 4)) & 0xF];
         }
-        return new String(id);
+        return new String(id, java.nio.charset.StandardCharsets.ISO_8859_1);
     }
 }

@@ -19,6 +19,8 @@ public final class Exchange {
     String scheme = "http";
     /** The direct peer's address, and whether it is a trusted proxy. */
     String peer;
+    /** The connection's Forwarded values built last (null: built for this exchange alone). */
+    ForwardedHeaders.Memo forwardedMemo;
     boolean trustedPeer;
     /** What a trusted proxy in front said about the client ({@link ForwardedHeaders.Chain#NONE} otherwise). */
     ForwardedHeaders.Chain forwarded = ForwardedHeaders.Chain.NONE;

@@ -85,10 +85,48 @@ final class ForwardedHeaders {
      * Forwarded, so the real client is in both); otherwise the chain starts at the peer.
      */
     static void write(HttpHeaders out, Chain chain, String peer, String scheme, String host) {
-        out.remove("x-forwarded-for");
-        out.remove("x-forwarded-proto");
-        out.remove("x-forwarded-host");
-        out.remove("forwarded");
+        write(out, chain, peer, scheme, host, null);
+    }
+
+    private static final io.netty.util.AsciiString XFF = io.netty.util.AsciiString.cached("x-forwarded-for");
+    private static final io.netty.util.AsciiString XFP = io.netty.util.AsciiString.cached("x-forwarded-proto");
+    private static final io.netty.util.AsciiString XFH = io.netty.util.AsciiString.cached("x-forwarded-host");
+    private static final io.netty.util.AsciiString FORWARDED = io.netty.util.AsciiString.cached("forwarded");
+
+    /**
+     * The last values written for a request without a chain (an untrusted or chain-less peer): a connection's requests
+     * nearly always come from one peer, over one scheme, for one host, so its values are built once per connection.
+     */
+    static final class Memo {
+        private String peer;
+        private String scheme;
+        private String host;
+        private String xff;
+        private String forwarded;
+    }
+
+    /** As {@link #write(HttpHeaders, Chain, String, String, String)}, reusing {@code memo}'s values when they apply. */
+    static void write(HttpHeaders out, Chain chain, String peer, String scheme, String host, Memo memo) {
+        out.remove(XFF);
+        out.remove(XFP);
+        out.remove(XFH);
+        out.remove(FORWARDED);
+        if (memo != null && chain == Chain.NONE) {
+            if (!peer.equals(memo.peer) || !scheme.equals(memo.scheme) || !java.util.Objects.equals(host, memo.host)) {
+                memo.peer = peer;
+                memo.scheme = scheme;
+                memo.host = host;
+                memo.xff = peer;
+                memo.forwarded = "for=" + node(peer) + ";proto=" + scheme + (host != null ? ";host=" + quoted(host) : "");
+            }
+            out.set(XFF, memo.xff);
+            out.set(FORWARDED, memo.forwarded);
+            out.set(XFP, scheme);
+            if (host != null) {
+                out.set(XFH, host);
+            }
+            return;
+        }
         if (chain.host() != null) {
             host = chain.host();
         }
@@ -111,11 +149,11 @@ final class ForwardedHeaders {
         if (host != null) {
             fwd.append(";host=").append(quoted(host));
         }
-        out.set("x-forwarded-for", xff.toString());
-        out.set("forwarded", fwd.toString());
-        out.set("x-forwarded-proto", scheme);
+        out.set(XFF, xff.toString());
+        out.set(FORWARDED, fwd.toString());
+        out.set(XFP, scheme);
         if (host != null) {
-            out.set("x-forwarded-host", host);
+            out.set(XFH, host);
         }
     }
 

@@ -534,7 +534,7 @@ final class RequestStages {
         } else if (framing == CanonicalRequest.Framing.CHUNKED) {
             out.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
-        ForwardedHeaders.write(out, ex.forwarded, ex.peer, ex.scheme, ex.host);
+        ForwardedHeaders.write(out, ex.forwarded, ex.peer, ex.scheme, ex.host, ex.forwardedMemo);
         out.set(ResponseWriter.X_REQUEST_ID, ex.requestId);
         // Identity headers come from the edge only: a client's are removed, a verified token's claims set.
         live.auth.removeClaimHeaders(out);

@@ -38,6 +38,9 @@ public final class Metrics implements AutoCloseable {
 
     private record RequestKey(String route, int status, String reason) {}
 
+    /** The request counters without a reason code, by route, then status - 100. */
+    private final ConcurrentHashMap<String, Counter[]> plain = new ConcurrentHashMap<>();
+
     private record CounterKey(String name, List<String> tags) {}
 
     private final ConcurrentHashMap<CounterKey, Counter> counters = new ConcurrentHashMap<>();
@@ -116,6 +119,22 @@ public final class Metrics implements AutoCloseable {
 
     /** Counts one finished exchange. {@code reason} is null for a normal answer. */
     public void request(String route, int status, String reason) {
+        if (reason == null && status >= 100 && status < 600) {
+            // The common case (no reason code: proxied and answered): found by route and status without a key object.
+            Counter[] byStatus = plain.get(route);
+            if (byStatus == null) {
+                byStatus = plain.computeIfAbsent(route, r -> new Counter[500]);
+            }
+            Counter c = byStatus[status - 100];
+            if (c == null) {
+                c = requests.computeIfAbsent(new RequestKey(route, status, ""), k -> Counter.builder("crossgate.requests")
+                        .description("Exchanges by route, status and reason code").tag("route", k.route()).tag("status", Integer.toString(k.status()))
+                        .tag("reason", k.reason()).register(registry));
+                byStatus[status - 100] = c; // a benign race: every thread finds the same registered counter
+            }
+            c.increment();
+            return;
+        }
         requests.computeIfAbsent(new RequestKey(route, status, reason == null ? "" : reason),
                 k -> Counter.builder("crossgate.requests").description("Exchanges by route, status and reason code")
                         .tag("route", k.route()).tag("status", Integer.toString(k.status())).tag("reason", k.reason()).register(registry))

@@ -2,7 +2,6 @@ package dev.crossgate.server.proxy;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
-import java.util.List;
 
 /** Hop-by-hop headers (RFC 9110 section 7.6.1): they describe one connection and are never forwarded. */
 public final class Hop {
@@ -15,13 +14,13 @@ public final class Hop {
      * any case; these stay so that the codec and the peer read the message as it was decoded.
      */
     public static void removeHopByHop(HttpHeaders h) {
-        List<String> connection = h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION) : List.of();
-        for (String line : connection) {
-            for (String token : line.split(",")) {
-                String name = token.trim();
-                if (!name.isEmpty() && !name.equalsIgnoreCase("transfer-encoding") && !name.equalsIgnoreCase("content-length")
-                        && !name.equalsIgnoreCase("host")) {
-                    h.remove(name);
+        String connection = h.get(HttpHeaderNames.CONNECTION);
+        if (connection != null) {
+            if (h.getAll(HttpHeaderNames.CONNECTION).size() == 1) {
+                removeNamedIn(h, connection);
+            } else {
+                for (String line : h.getAll(HttpHeaderNames.CONNECTION)) {
+                    removeNamedIn(h, line);
                 }
             }
         }
@@ -33,5 +32,38 @@ public final class Hop {
         h.remove(HttpHeaderNames.UPGRADE);
         h.remove(HttpHeaderNames.PROXY_AUTHENTICATE);
         h.remove(HttpHeaderNames.PROXY_AUTHORIZATION);
+    }
+
+    /**
+     * Removes the headers a Connection line names (RFC 9110 section 7.6.1: a comma-separated list of tokens), scanning
+     * the line in place: {@code keep-alive}, nearly every upstream's only token, names the Keep-Alive header, which the
+     * fixed list removes anyway, and is skipped without a substring.
+     */
+    private static void removeNamedIn(HttpHeaders h, String line) {
+        int n = line.length();
+        int i = 0;
+        while (i < n) {
+            int end = line.indexOf(',', i);
+            if (end < 0) {
+                end = n;
+            }
+            int s = i;
+            int e = end;
+            while (s < e && (line.charAt(s) == ' ' || line.charAt(s) == '\t')) {
+                s++;
+            }
+            while (e > s && (line.charAt(e - 1) == ' ' || line.charAt(e - 1) == '\t')) {
+                e--;
+            }
+            if (e > s && !is(line, s, e, "keep-alive") && !is(line, s, e, "transfer-encoding")
+                    && !is(line, s, e, "content-length") && !is(line, s, e, "host")) {
+                h.remove(line.substring(s, e));
+            }
+            i = end + 1;
+        }
+    }
+
+    private static boolean is(String line, int s, int e, String name) {
+        return e - s == name.length() && line.regionMatches(true, s, name, 0, name.length());
     }
 }
