@@ -177,7 +177,8 @@ public final class EdgeServer implements AutoCloseable {
 
     private final Shared shared;
     private final EventLoopGroup boss;
-    private final EventLoopGroup workers;
+    /** The worker event loops (package-private for ProxyAllocationTest, which measures what they allocate). */
+    final EventLoopGroup workers;
     private Channel listener;
     private AcceptGate gate;
     private AdminServer admin;
