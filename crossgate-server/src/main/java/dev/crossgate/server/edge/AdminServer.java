@@ -119,12 +119,17 @@ final class AdminServer {
                     + what);
             return false;
         }
-        if (bearerMatches(req.headers().get(HttpHeaderNames.AUTHORIZATION), token) || cookieMatches(req.headers().getAll(HttpHeaderNames.COOKIE), token)) {
+        if (authenticated(req, token)) {
             return true;
         }
         ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
         refuse(ctx, ex, head, 401, "admin.unauthorized", what + " requires Authorization: Bearer <admin.token>");
         return false;
+    }
+
+    /** The request carries admin.token as a bearer token or the status page's cookie. */
+    private static boolean authenticated(FullHttpRequest req, String token) {
+        return bearerMatches(req.headers().get(HttpHeaderNames.AUTHORIZATION), token) || cookieMatches(req.headers().getAll(HttpHeaderNames.COOKIE), token);
     }
 
     private static boolean bearerMatches(String given, String token) {
@@ -149,6 +154,13 @@ final class AdminServer {
     private volatile long lastRefusalLog;
 
     private void refuse(ChannelHandlerContext ctx, Exchange ex, boolean head, int status, String reason, String message) {
+        counted(ex, reason);
+        ResponseWriter.writeLocal(ctx, ex, status, reason, message, head);
+    }
+
+    /** A refusal counted in crossgate_admin_refused_total{reason} and logged, at most one line a minute. */
+    private void counted(Exchange ex, String reason) {
+        ex.reason = reason;
         shared.metrics.count("crossgate.admin.refused", "Requests to the admin listener's operator pages refused, by reason", "reason", reason);
         long n = refusedSinceLog.incrementAndGet();
         long now = System.nanoTime();
@@ -158,7 +170,6 @@ final class AdminServer {
             LOG.warn("admin listener: refused {} from {} ({}{})", ex.path, ex.clientAddress, reason,
                     n > 1 ? ", " + (n - 1) + " more refusals in the last minute" : "");
         }
-        ResponseWriter.writeLocal(ctx, ex, status, reason, message, head);
     }
 
     /**
@@ -178,8 +189,7 @@ final class AdminServer {
                 .parameters().getOrDefault("token", java.util.List.of("")).get(0);
         if (token == null || !java.security.MessageDigest.isEqual(token.getBytes(java.nio.charset.StandardCharsets.UTF_8),
                 given.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
-            shared.metrics.count("crossgate.admin.refused", "Requests to the admin listener's operator pages refused, by reason", "reason", "admin.unauthorized");
-            ex.reason = "admin.unauthorized";
+            counted(ex, "admin.unauthorized");
             ResponseWriter.writeBody(ctx, ex, 401, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.loginHtml(token == null
                     ? "this admin listener has no admin.token" : "that is not the admin token"), head);
             return;
@@ -263,11 +273,10 @@ final class AdminServer {
             }
             switch (path) {
                 case "/status", "/status/" -> {
-                    if (shared.config().admin().token() != null && !bearerMatches(req.headers().get(HttpHeaderNames.AUTHORIZATION), shared.config().admin().token())
-                            && !cookieMatches(req.headers().getAll(HttpHeaderNames.COOKIE), shared.config().admin().token())) {
+                    String token = shared.config().admin().token();
+                    if (token != null && !authenticated(req, token)) {
                         // A browser opening the page: the form that asks for the token, as a 401 with its reason code.
-                        shared.metrics.count("crossgate.admin.refused", "Requests to the admin listener's operator pages refused, by reason", "reason", "admin.unauthorized");
-                        ex.reason = "admin.unauthorized";
+                        counted(ex, "admin.unauthorized");
                         ex.extraHeaders = new String[] {"www-authenticate", "Bearer realm=\"crossgate-admin\""};
                         ResponseWriter.writeBody(ctx, ex, 401, "text/html; charset=utf-8", dev.crossgate.server.observe.StatusPage.loginHtml(null), head);
                     } else if (operatorAllowed(ctx, req, ex, head, "the status page")) {

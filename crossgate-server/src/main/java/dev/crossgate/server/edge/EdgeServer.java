@@ -415,10 +415,7 @@ public final class EdgeServer implements AutoCloseable {
             reloadLog(p.isError() ? org.slf4j.event.Level.ERROR : org.slf4j.event.Level.WARN, oneLine(p));
         }
         if (!r.valid()) {
-            reloadLog(org.slf4j.event.Level.ERROR, "reload refused: " + r.fileName() + " has " + r.errors().size() + (r.errors().size() == 1 ? " error" : " errors")
-                    + "; the running configuration is unchanged");
-            shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
-            return new Reload("invalid", r.fileName(), r.problems(), List.of());
+            return refused(r, r.problems(), r.errors().size());
         }
         Live old = shared.live;
         CrossgateConfig was = old.config;
@@ -453,11 +450,9 @@ public final class EdgeServer implements AutoCloseable {
                                 + dev.crossgate.server.config.ConfigProblem.visible(why),
                         "give a PEM certificate chain and the PKCS#8 PEM key that goes with it (the files the process user can read)");
                 reloadLog(org.slf4j.event.Level.ERROR, oneLine(problem));
-                reloadLog(org.slf4j.event.Level.ERROR, "reload refused: " + r.fileName() + " has 1 error; the running configuration is unchanged");
-                shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
                 java.util.List<dev.crossgate.server.config.ConfigProblem> all = new ArrayList<>(r.problems());
                 all.add(problem);
-                return new Reload("invalid", r.fileName(), all, List.of());
+                return refused(r, all, 1);
             }
         }
         if (n.accessLog() != was.accessLog()) {
@@ -504,6 +499,14 @@ public final class EdgeServer implements AutoCloseable {
                 + (certificateNote == null ? "" : "; TLS certificate read again: " + certificateNote));
         shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "ok");
         return new Reload("ok", r.fileName(), r.problems(), List.copyOf(restart));
+    }
+
+    /** A reload that changes nothing: said in the log, counted, and answered with every problem. */
+    private Reload refused(dev.crossgate.server.config.ConfigLoader.Result r, List<dev.crossgate.server.config.ConfigProblem> problems, int errors) {
+        reloadLog(org.slf4j.event.Level.ERROR, "reload refused: " + r.fileName() + " has " + errors + (errors == 1 ? " error" : " errors")
+                + "; the running configuration is unchanged");
+        shared.metrics.count("crossgate.config.reloads", "Configuration reloads (SIGHUP, POST /reload) by result", "result", "invalid");
+        return new Reload("invalid", r.fileName(), problems, List.of());
     }
 
     /**
