@@ -328,7 +328,14 @@ public final class ProxyCall {
         channel = null;
         if (ch != null) {
             ch.pipeline().get(UpstreamHandler.class).call = null;
-            ch.close();
+            if (ch instanceof io.netty.channel.socket.DuplexChannel d && ch.isActive()) {
+                // Shut the socket down before closing it. Under io_uring a close while a write is still in the ring
+                // released the descriptor but left the socket established, holding a partial request at the upstream
+                // (SmugglingCorpusTest, shape chunk-size-junk-in-second-chunk); shutdown(2) ends it either way.
+                d.shutdown().addListener(f -> ch.close());
+            } else {
+                ch.close();
+            }
         }
     }
 
